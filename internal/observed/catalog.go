@@ -1,0 +1,538 @@
+package observed
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/mzsync/mzsync/internal/model"
+)
+
+// LeaseSchema is the schema whose existence is the apply lease
+// (internal/reconcile owns it). Read leaves it out of Schemas and decodes
+// its comment into Observed.Lease.
+const LeaseSchema = "mzsync_lease"
+
+// staleLeasePrefix starts the names a lease takeover renames an expired
+// lease schema to before dropping it. Such schemas are listed, but the
+// fingerprint ignores them: they come and go while a writer takes over.
+const staleLeasePrefix = "mzsync_lease_stale_"
+
+const leaseCommentPrefix = "mzsync:lease"
+
+// The catalog queries. They filter on current_database() through
+// mz_schemas/mz_databases (system schemas have no database and drop out),
+// cast every Materialize-only type (uint8 positions) so pgx can decode it,
+// and never touch a user relation.
+const (
+	qDatabase = `SELECT current_database()`
+
+	qSchemas = `SELECT s.id, s.name, COALESCE(c.comment, '')
+  FROM mz_catalog.mz_schemas s
+  JOIN mz_catalog.mz_databases d ON d.id = s.database_id
+  LEFT JOIN mz_internal.mz_comments c
+    ON c.id = s.id AND c.object_type = 'schema' AND c.object_sub_id IS NULL
+ WHERE d.name = current_database()`
+
+	// Schema, cluster and role IDs live in namespaces of their own, so an
+	// item's comment is matched on its ID and a non-schema object type.
+	qObjects = `SELECT o.id, o.schema_id, o.name, o.type, COALESCE(c.comment, '')
+  FROM mz_catalog.mz_objects o
+  JOIN mz_catalog.mz_schemas s ON s.id = o.schema_id
+  JOIN mz_catalog.mz_databases d ON d.id = s.database_id
+  LEFT JOIN mz_internal.mz_comments c
+    ON c.id = o.id AND c.object_sub_id IS NULL
+   AND c.object_type NOT IN ('schema', 'database', 'cluster', 'cluster-replica', 'role', 'network-policy')
+ WHERE d.name = current_database()`
+
+	qSourceTables = `SELECT t.id, t.source_id, COALESCE(p.schema_name, ''), COALESCE(p.table_name, ''), COALESCE(t.create_sql, '')
+  FROM mz_catalog.mz_tables t
+  JOIN mz_catalog.mz_schemas s ON s.id = t.schema_id
+  JOIN mz_catalog.mz_databases d ON d.id = s.database_id
+  LEFT JOIN mz_internal.mz_postgres_source_tables p ON p.id = t.id
+ WHERE d.name = current_database() AND t.source_id IS NOT NULL`
+
+	qMaterializedViews = `SELECT mv.id, COALESCE(cl.name, '')
+  FROM mz_catalog.mz_materialized_views mv
+  JOIN mz_catalog.mz_schemas s ON s.id = mv.schema_id
+  JOIN mz_catalog.mz_databases d ON d.id = s.database_id
+  LEFT JOIN mz_catalog.mz_clusters cl ON cl.id = mv.cluster_id
+ WHERE d.name = current_database()`
+
+	qIndexes = `SELECT i.id, i.on_id, COALESCE(cl.name, '')
+  FROM mz_catalog.mz_indexes i
+  JOIN mz_catalog.mz_objects o ON o.id = i.on_id
+  JOIN mz_catalog.mz_schemas s ON s.id = o.schema_id
+  JOIN mz_catalog.mz_databases d ON d.id = s.database_id
+  LEFT JOIN mz_catalog.mz_clusters cl ON cl.id = i.cluster_id
+ WHERE d.name = current_database()`
+
+	qSources = `SELECT so.id, s.name, so.name, so.type, COALESCE(cl.name, ''),
+       COALESCE(cs.name, ''), COALESCE(cn.name, ''), COALESCE(c.comment, '')
+  FROM mz_catalog.mz_sources so
+  JOIN mz_catalog.mz_schemas s ON s.id = so.schema_id
+  JOIN mz_catalog.mz_databases d ON d.id = s.database_id
+  LEFT JOIN mz_catalog.mz_clusters cl ON cl.id = so.cluster_id
+  LEFT JOIN mz_catalog.mz_connections cn ON cn.id = so.connection_id
+  LEFT JOIN mz_catalog.mz_schemas cs ON cs.id = cn.schema_id
+  LEFT JOIN mz_internal.mz_comments c
+    ON c.id = so.id AND c.object_type = 'source' AND c.object_sub_id IS NULL
+ WHERE d.name = current_database()`
+
+	qColumns = `SELECT c.id, c.name, c.position::int8, c.type, c.nullable
+  FROM mz_catalog.mz_columns c
+  JOIN mz_catalog.mz_objects o ON o.id = c.id
+  JOIN mz_catalog.mz_schemas s ON s.id = o.schema_id
+  JOIN mz_catalog.mz_databases d ON d.id = s.database_id
+ WHERE d.name = current_database()`
+
+	// Dependencies are read for every user object, not only this
+	// database's: a view in another database that reads a retired version
+	// still blocks dropping it.
+	qDependencies = `SELECT object_id, referenced_object_id
+  FROM mz_internal.mz_object_dependencies
+ WHERE object_id LIKE 'u%'`
+
+	qClusters = `SELECT id, name FROM mz_catalog.mz_clusters`
+
+	qReplicas = `SELECT id, name, cluster_id FROM mz_catalog.mz_cluster_replicas`
+
+	qSnapshots = `SELECT id, bool_and(snapshot_committed)
+  FROM mz_internal.mz_source_statistics
+ WHERE id LIKE 'u%'
+ GROUP BY id`
+
+	qSourceStatuses = `SELECT id, status, COALESCE(error, '')
+  FROM mz_internal.mz_source_statuses
+ WHERE id LIKE 'u%'`
+
+	qHydration = `SELECT object_id, bool_or(COALESCE(hydrated, false))
+  FROM mz_internal.mz_hydration_statuses
+ WHERE object_id LIKE 'u%'
+ GROUP BY object_id`
+
+	qLag = `SELECT object_id, lag
+  FROM mz_internal.mz_wallclock_global_lag
+ WHERE object_id LIKE 'u%' AND lag IS NOT NULL`
+
+	// Last in the batch: newer Materialize versions may not have it, and
+	// everything before it is read by then.
+	qReplicaStatuses = `SELECT replica_id, status FROM mz_internal.mz_cluster_replica_statuses`
+)
+
+// Read reads the catalog of the current database into a model.Observed:
+// schemas and their objects with markers decoded, sources, clusters,
+// dependencies, readiness facts, the lease and the fingerprint. All
+// queries go out as one batch, so a pass costs one round trip however many
+// objects there are (plus one when the server lacks
+// mz_internal.mz_cluster_replica_statuses and pgx had to prepare the
+// batch, see CountingQuerier). Upstream is left nil: see ReadUpstream.
+func Read(ctx context.Context, q Querier) (*model.Observed, error) {
+	obs, err := read(ctx, q, true)
+	if err != nil && isUndefined(err) && strings.Contains(err.Error(), "mz_cluster_replica_statuses") {
+		// The relation is optional: read again without it.
+		obs, err = read(ctx, q, false)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return obs, nil
+}
+
+// rawCatalog is the catalog as the queries return it, keyed by ID.
+type rawCatalog struct {
+	database        string
+	schemas         []model.ObservedSchema
+	objects         []rawObject
+	sourceTables    map[string]rawSourceTable
+	mvClusters      map[string]string
+	indexes         map[string][2]string // id -> on_id, cluster
+	sources         []rawSource
+	columns         map[string][]model.Column
+	deps            []model.Dependency
+	clusters        []model.Cluster
+	replicas        []rawReplica
+	snapshots       map[string]bool
+	statuses        map[string][2]string // id -> status, error
+	hydrated        map[string]bool
+	lags            map[string]time.Duration
+	replicaStatuses map[string]string
+}
+
+type rawObject struct {
+	id, schemaID, name, typ, comment string
+}
+
+type rawSourceTable struct {
+	sourceID, upSchema, upTable, createSQL string
+}
+
+type rawSource struct {
+	id, schema, name, typ, cluster, connSchema, connName, comment string
+}
+
+type rawReplica struct {
+	id, name, clusterID string
+}
+
+func read(ctx context.Context, q Querier, replicaStatuses bool) (*model.Observed, error) {
+	raw := rawCatalog{
+		sourceTables:    map[string]rawSourceTable{},
+		mvClusters:      map[string]string{},
+		indexes:         map[string][2]string{},
+		columns:         map[string][]model.Column{},
+		snapshots:       map[string]bool{},
+		statuses:        map[string][2]string{},
+		hydrated:        map[string]bool{},
+		lags:            map[string]time.Duration{},
+		replicaStatuses: map[string]string{},
+	}
+	steps := []struct {
+		what string
+		sql  string
+		scan func(pgx.Rows) error
+	}{
+		{"current database", qDatabase, func(r pgx.Rows) error { return r.Scan(&raw.database) }},
+		{"schemas", qSchemas, func(r pgx.Rows) error {
+			var s model.ObservedSchema
+			if err := r.Scan(&s.ID, &s.Name, &s.Comment); err != nil {
+				return err
+			}
+			raw.schemas = append(raw.schemas, s)
+			return nil
+		}},
+		{"objects", qObjects, func(r pgx.Rows) error {
+			var o rawObject
+			if err := r.Scan(&o.id, &o.schemaID, &o.name, &o.typ, &o.comment); err != nil {
+				return err
+			}
+			raw.objects = append(raw.objects, o)
+			return nil
+		}},
+		{"source-fed tables", qSourceTables, func(r pgx.Rows) error {
+			var id string
+			var t rawSourceTable
+			if err := r.Scan(&id, &t.sourceID, &t.upSchema, &t.upTable, &t.createSQL); err != nil {
+				return err
+			}
+			raw.sourceTables[id] = t
+			return nil
+		}},
+		{"materialized views", qMaterializedViews, func(r pgx.Rows) error {
+			var id, cluster string
+			if err := r.Scan(&id, &cluster); err != nil {
+				return err
+			}
+			raw.mvClusters[id] = cluster
+			return nil
+		}},
+		{"indexes", qIndexes, func(r pgx.Rows) error {
+			var id, on, cluster string
+			if err := r.Scan(&id, &on, &cluster); err != nil {
+				return err
+			}
+			raw.indexes[id] = [2]string{on, cluster}
+			return nil
+		}},
+		{"sources", qSources, func(r pgx.Rows) error {
+			var s rawSource
+			if err := r.Scan(&s.id, &s.schema, &s.name, &s.typ, &s.cluster, &s.connSchema, &s.connName, &s.comment); err != nil {
+				return err
+			}
+			raw.sources = append(raw.sources, s)
+			return nil
+		}},
+		{"columns", qColumns, func(r pgx.Rows) error {
+			var id string
+			var c model.Column
+			var pos int64
+			if err := r.Scan(&id, &c.Name, &pos, &c.Type, &c.Nullable); err != nil {
+				return err
+			}
+			c.Position = int(pos)
+			raw.columns[id] = append(raw.columns[id], c)
+			return nil
+		}},
+		{"dependencies", qDependencies, func(r pgx.Rows) error {
+			var d model.Dependency
+			if err := r.Scan(&d.Object, &d.Referenced); err != nil {
+				return err
+			}
+			raw.deps = append(raw.deps, d)
+			return nil
+		}},
+		{"clusters", qClusters, func(r pgx.Rows) error {
+			var c model.Cluster
+			if err := r.Scan(&c.ID, &c.Name); err != nil {
+				return err
+			}
+			raw.clusters = append(raw.clusters, c)
+			return nil
+		}},
+		{"cluster replicas", qReplicas, func(r pgx.Rows) error {
+			var rr rawReplica
+			if err := r.Scan(&rr.id, &rr.name, &rr.clusterID); err != nil {
+				return err
+			}
+			raw.replicas = append(raw.replicas, rr)
+			return nil
+		}},
+		{"source statistics", qSnapshots, func(r pgx.Rows) error {
+			var id string
+			var committed pgtype.Bool
+			if err := r.Scan(&id, &committed); err != nil {
+				return err
+			}
+			raw.snapshots[id] = committed.Valid && committed.Bool
+			return nil
+		}},
+		{"source statuses", qSourceStatuses, func(r pgx.Rows) error {
+			var id, status, msg string
+			if err := r.Scan(&id, &status, &msg); err != nil {
+				return err
+			}
+			raw.statuses[id] = [2]string{status, msg}
+			return nil
+		}},
+		{"hydration statuses", qHydration, func(r pgx.Rows) error {
+			var id string
+			var hydrated pgtype.Bool
+			if err := r.Scan(&id, &hydrated); err != nil {
+				return err
+			}
+			raw.hydrated[id] = hydrated.Valid && hydrated.Bool
+			return nil
+		}},
+		{"wallclock lag", qLag, func(r pgx.Rows) error {
+			var id string
+			var lag pgtype.Interval
+			if err := r.Scan(&id, &lag); err != nil {
+				return err
+			}
+			if d, ok := intervalDuration(lag); ok {
+				raw.lags[id] = d
+			}
+			return nil
+		}},
+	}
+	if replicaStatuses {
+		steps = append(steps, struct {
+			what string
+			sql  string
+			scan func(pgx.Rows) error
+		}{"cluster replica statuses", qReplicaStatuses, func(r pgx.Rows) error {
+			var id, status string
+			if err := r.Scan(&id, &status); err != nil {
+				return err
+			}
+			// A replica is as healthy as its least healthy process.
+			if prev, ok := raw.replicaStatuses[id]; !ok || prev == "online" {
+				raw.replicaStatuses[id] = status
+			}
+			return nil
+		}})
+	}
+
+	b := &pgx.Batch{}
+	for _, s := range steps {
+		b.Queue(s.sql)
+	}
+	br := q.SendBatch(ctx, b)
+	for _, s := range steps {
+		if err := scanAll(br, s.scan); err != nil {
+			br.Close()
+			return nil, fmt.Errorf("read catalog %s: %w", s.what, err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("read catalog: %w", err)
+	}
+	return assemble(&raw), nil
+}
+
+func scanAll(br pgx.BatchResults, scan func(pgx.Rows) error) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// assemble joins the raw rows into the model, decodes markers and the
+// lease, sorts everything and computes the fingerprint.
+func assemble(raw *rawCatalog) *model.Observed {
+	obs := &model.Observed{Database: raw.database}
+
+	schemaIdx := map[string]int{}
+	for _, s := range raw.schemas {
+		if s.Name == LeaseSchema {
+			obs.Lease = decodeLease(s.Comment)
+			continue
+		}
+		if m, ok := model.ParseSchemaMarker(s.Comment); ok {
+			s.Marker = &m
+		}
+		schemaIdx[s.ID] = len(obs.Schemas)
+		obs.Schemas = append(obs.Schemas, s)
+	}
+
+	for _, ro := range raw.objects {
+		i, ok := schemaIdx[ro.schemaID]
+		if !ok {
+			continue // the lease schema's contents, if anyone put any there
+		}
+		o := model.ObservedObject{ID: ro.id, Kind: model.Kind(ro.typ), Name: ro.name, Comment: ro.comment}
+		if m, ok := model.ParseObjectMarker(ro.comment); ok {
+			o.Marker = &m
+		}
+		if t, ok := raw.sourceTables[ro.id]; ok {
+			opts := parseTableFromSource(t.createSQL)
+			o.SourceID = t.sourceID
+			o.Reference = model.UpstreamRef{Schema: t.upSchema, Table: t.upTable}
+			if o.Reference.Table == "" {
+				// No mz_postgres_source_tables row: fall back on the
+				// stored statement's REFERENCE.
+				o.Reference = opts.Reference
+			}
+			o.TextColumns = opts.TextColumns
+			o.ExcludeColumns = opts.ExcludeColumns
+		}
+		if c, ok := raw.mvClusters[ro.id]; ok {
+			o.Cluster = c
+		}
+		if ix, ok := raw.indexes[ro.id]; ok {
+			o.OnID, o.Cluster = ix[0], ix[1]
+		}
+		if cols := raw.columns[ro.id]; len(cols) > 0 {
+			slices.SortFunc(cols, func(a, b model.Column) int { return cmp.Compare(a.Position, b.Position) })
+			o.Columns = cols
+		}
+		o.SnapshotCommitted = raw.snapshots[ro.id]
+		if st, ok := raw.statuses[ro.id]; ok {
+			o.Status, o.Error = st[0], st[1]
+		}
+		o.Hydrated = raw.hydrated[ro.id]
+		if d, ok := raw.lags[ro.id]; ok {
+			o.Lag = &d
+		}
+		obs.Schemas[i].Objects = append(obs.Schemas[i].Objects, o)
+	}
+	slices.SortFunc(obs.Schemas, func(a, b model.ObservedSchema) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+	})
+	for i := range obs.Schemas {
+		slices.SortFunc(obs.Schemas[i].Objects, func(a, b model.ObservedObject) int {
+			return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+		})
+	}
+
+	for _, rs := range raw.sources {
+		s := model.ObservedSource{
+			ID: rs.id, Schema: rs.schema, Name: rs.name, Type: rs.typ,
+			Cluster: rs.cluster, Connection: rs.connName, Comment: rs.comment,
+		}
+		// Like a manifest: the bare name when the connection sits beside
+		// the source, schema-qualified otherwise.
+		if rs.connName != "" && rs.connSchema != rs.schema {
+			s.Connection = rs.connSchema + "." + rs.connName
+		}
+		if m, ok := model.ParseObjectMarker(rs.comment); ok {
+			s.Marker = &m
+		}
+		if st, ok := raw.statuses[rs.id]; ok {
+			s.Status, s.Error = st[0], st[1]
+		}
+		obs.Sources = append(obs.Sources, s)
+	}
+	slices.SortFunc(obs.Sources, func(a, b model.ObservedSource) int {
+		return cmp.Or(cmp.Compare(a.Schema, b.Schema), cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+	})
+
+	clusterIdx := map[string]int{}
+	for i, c := range raw.clusters {
+		clusterIdx[c.ID] = i
+	}
+	for _, r := range raw.replicas {
+		if i, ok := clusterIdx[r.clusterID]; ok {
+			raw.clusters[i].Replicas = append(raw.clusters[i].Replicas,
+				model.Replica{ID: r.id, Name: r.name, Status: raw.replicaStatuses[r.id]})
+		}
+	}
+	for i := range raw.clusters {
+		slices.SortFunc(raw.clusters[i].Replicas, func(a, b model.Replica) int {
+			return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+		})
+	}
+	slices.SortFunc(raw.clusters, func(a, b model.Cluster) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+	})
+	obs.Clusters = raw.clusters
+
+	slices.SortFunc(raw.deps, func(a, b model.Dependency) int {
+		return cmp.Or(cmp.Compare(a.Object, b.Object), cmp.Compare(a.Referenced, b.Referenced))
+	})
+	obs.Dependencies = slices.Compact(raw.deps)
+
+	obs.Fingerprint = Fingerprint(obs)
+	return obs
+}
+
+// decodeLease reads the lease schema's comment,
+// "mzsync:lease owner=<id> expires=<RFC3339>". A schema without a (valid)
+// comment is a lease being acquired: Owner empty, Expires zero.
+func decodeLease(comment string) *model.Lease {
+	l := &model.Lease{}
+	rest, ok := strings.CutPrefix(comment, leaseCommentPrefix+" ")
+	if !ok {
+		return l
+	}
+	var owner string
+	var expires time.Time
+	for _, f := range strings.Fields(rest) {
+		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case "owner":
+			// The writer path-escapes the owner so it holds no spaces.
+			o, err := url.PathUnescape(v)
+			if err != nil {
+				return l
+			}
+			owner = o
+		case "expires":
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return l
+			}
+			expires = t
+		}
+	}
+	if owner == "" || expires.IsZero() {
+		return l
+	}
+	return &model.Lease{Owner: owner, Expires: expires}
+}
+
+// intervalDuration converts an interval to a duration, counting a month
+// as 30 days (lags are never that long). ok is false for NULL.
+func intervalDuration(iv pgtype.Interval) (time.Duration, bool) {
+	if !iv.Valid {
+		return 0, false
+	}
+	d := time.Duration(iv.Microseconds) * time.Microsecond
+	d += time.Duration(iv.Days) * 24 * time.Hour
+	d += time.Duration(iv.Months) * 30 * 24 * time.Hour
+	return d, true
+}
