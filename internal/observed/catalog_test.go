@@ -231,7 +231,9 @@ func TestFingerprint(t *testing.T) {
 		{"column retyped", func(r *rawCatalog) { r.columns["u11"][0].Type = "numeric" }, false},
 		{"source comment changed", func(r *rawCatalog) { r.sources[0].comment = "" }, false},
 		{"cluster renamed", func(r *rawCatalog) { r.clusters[1].Name = "compute2" }, false},
-		{"replica added", func(r *rawCatalog) { r.replicas = append(r.replicas, rawReplica{id: "u9", name: "r3", clusterID: "u3"}) }, false},
+		{"replica added", func(r *rawCatalog) {
+			r.replicas = append(r.replicas, rawReplica{id: "u9", name: "r3", clusterID: "u3"})
+		}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
