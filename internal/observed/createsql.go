@@ -189,7 +189,7 @@ func (t token) word(w string) bool {
 }
 
 // tokenize splits SQL into the tokens the parser above needs. It knows
-// quoted identifiers, string literals (including E” escapes), and
+// quoted identifiers, string literals (including E'...' escapes), and
 // comments; everything else is a word, a punctuation mark or "other".
 func tokenize(s string) []token {
 	var toks []token
