@@ -101,7 +101,7 @@ func TestReadUpstream(t *testing.T) {
 			publication: "mz_source",
 			want: model.UpstreamState{
 				Publication: "mz_source", PublicationExists: true,
-				Tables:      []model.UpstreamTable{mixed, tableT, tableU},
+				Tables: []model.UpstreamTable{mixed, tableT, tableU},
 			},
 		},
 		{
