@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -39,7 +40,7 @@ const qReadiness = `SELECT i.id,
        COALESCE(ss.error, ''),
        COALESCE(h.hydrated, false),
        l.lag
-  FROM (SELECT DISTINCT unnest($1::text[]) AS id) i
+  FROM unnest($1::text[]) AS i(id)
   LEFT JOIN mz_catalog.mz_objects o ON o.id = i.id
   LEFT JOIN (SELECT id, bool_and(snapshot_committed) AS committed
                FROM mz_internal.mz_source_statistics GROUP BY id) st ON st.id = i.id
@@ -55,6 +56,9 @@ func ReadReadiness(ctx context.Context, q Querier, ids []string) ([]Readiness, e
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
 	rows, err := q.Query(ctx, qReadiness, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read readiness of %d objects: %w", len(ids), err)
@@ -75,14 +79,6 @@ func ReadReadiness(ctx context.Context, q Querier, ids []string) ([]Readiness, e
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read readiness of %d objects: %w", len(ids), err)
 	}
-	slices.SortFunc(out, func(a, b Readiness) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b Readiness) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }
