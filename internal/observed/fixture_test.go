@@ -307,4 +307,3 @@ func TestReadRoundTripsDoNotGrow(t *testing.T) {
 		t.Fatalf("round trips per pass: %v, want 1 at both sizes", trips)
 	}
 }
-
