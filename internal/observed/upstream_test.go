@@ -2,6 +2,7 @@ package observed
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,5 +199,70 @@ ALTER PUBLICATION mz_source DROP TABLE public.t;`); err != nil {
 	}
 	if diff := cmp.Diff(want, a); diff != "" {
 		t.Fatalf("after the changes (-want +got):\n%s", diff)
+	}
+}
+
+func TestReadUpstreams(t *testing.T) {
+	url := upstreamDB(t, upstreamSetup)
+	pgRef := model.Ref{Schema: "public", Name: "pg"}
+	desired := &model.Desired{
+		Sources: []model.Source{
+			{Name: "pg", Schema: "public", Publication: "mz_source", UpstreamURLEnv: "PG_URL"},
+			{Name: "unset", Schema: "public", Publication: "p", UpstreamURLEnv: "UNSET_URL"},
+			{Name: "down", Schema: "public", Publication: "p", UpstreamURLEnv: "DOWN_URL"},
+		},
+		Schemas: []model.Schema{{Name: "app", Versions: []model.Version{{
+			Objects: []model.Object{
+				{Kind: model.KindTable, Name: "t", Source: pgRef, Reference: model.UpstreamRef{Schema: "public", Table: "t"}},
+				{Kind: model.KindView, Name: "v"},
+			},
+		}}}},
+	}
+	obs := &model.Observed{
+		Sources: []model.ObservedSource{{ID: "u2", Schema: "public", Name: "pg"}},
+		Schemas: []model.ObservedSchema{{Name: "app", Objects: []model.ObservedObject{
+			{ID: "u9", Kind: model.KindTable, Name: "v", SourceID: "u2", Reference: model.UpstreamRef{Schema: "other", Table: "v"}},
+			{ID: "u10", Kind: model.KindTable, Name: "t", SourceID: "u2", Reference: model.UpstreamRef{Schema: "public", Table: "t"}},
+		}}},
+	}
+	wantTables := map[string][]model.UpstreamRef{
+		"pg":    {{Schema: "other", Table: "v"}, {Schema: "public", Table: "t"}},
+		"unset": nil,
+		"down":  nil,
+	}
+	if diff := cmp.Diff(wantTables, UpstreamTables(desired, obs)); diff != "" {
+		t.Fatalf("UpstreamTables (-want +got):\n%s", diff)
+	}
+	env := map[string]string{
+		"PG_URL":   url,
+		"DOWN_URL": "postgres://u:hunter2@127.0.0.1:" + closedPort(t) + "/db?sslmode=disable",
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got, err := ReadUpstreams(ctx, desired, obs, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err == nil {
+		t.Fatal("no error for the sources that could not be inspected")
+	}
+	for _, want := range []string{"source unset: environment variable UNSET_URL is not set", "source down: inspect upstream: connect to 127.0.0.1:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error leaks the password: %v", err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("inspected %d sources, want only pg", len(got))
+	}
+	var refs []model.UpstreamRef
+	for _, tb := range got["pg"].Tables {
+		refs = append(refs, tb.Ref)
+	}
+	wantRefs := []model.UpstreamRef{
+		{Schema: "other", Table: "v"}, {Schema: "public", Table: "Mixed Case"},
+		{Schema: "public", Table: "t"}, {Schema: "public", Table: "u"},
+	}
+	if diff := cmp.Diff(wantRefs, refs); diff != "" {
+		t.Fatalf("tables inspected for pg (-want +got):\n%s", diff)
 	}
 }
