@@ -1,0 +1,698 @@
+package reconcile
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/mzsync/mzsync/internal/model"
+)
+
+// Options change what Diff may plan.
+type Options struct {
+	// AllowDrop permits dropping owned version schemas beyond retention
+	// (--allow-drop). A Schema with prune: true permits it for itself.
+	AllowDrop bool
+}
+
+// Diff computes the plan that converges obs to des. It is pure: no
+// context, no I/O, and the same inputs always give a byte-identical plan.
+//
+// It returns ErrEmptyDesired for a desired state without schemas and
+// sources, and an *ImmutableError when a deployed version's digest differs
+// from its manifests.
+func Diff(obs *model.Observed, des *model.Desired, opts Options) (*Plan, error) {
+	if des == nil || (len(des.Schemas) == 0 && len(des.Sources) == 0) {
+		return nil, ErrEmptyDesired
+	}
+	if obs == nil {
+		obs = &model.Observed{}
+	}
+	for i := range des.Schemas {
+		s := &des.Schemas[i]
+		if _, ok := s.Version(s.Active); !ok {
+			return nil, fmt.Errorf("schema %s: active version %q is not declared", s.Name, s.Active)
+		}
+	}
+	ix := newIndex(obs)
+	if err := checkImmutable(obs, des); err != nil {
+		return nil, err
+	}
+	p := &Plan{Revision: des.Revision, Fingerprint: obs.Fingerprint}
+	p.Changes = append(p.Changes, diffSources(ix, des)...)
+
+	declared := map[string]*model.Schema{}
+	for i := range des.Schemas {
+		declared[des.Schemas[i].Name] = &des.Schemas[i]
+	}
+	for _, name := range managedSchemaNames(obs, des) {
+		if s, ok := declared[name]; ok {
+			p.Changes = append(p.Changes, diffSchema(ix, s, opts)...)
+			continue
+		}
+		p.Changes = append(p.Changes, undeclaredSchema(obs, name)...)
+	}
+	return p, nil
+}
+
+// index gives Diff, Readiness and Status constant-time access to the
+// observed state.
+type index struct {
+	obs        *model.Observed
+	schemas    map[string]*model.ObservedSchema // by name
+	objects    map[string]objectAt              // by ID
+	sources    map[string]*model.ObservedSource // by ID
+	sourceRefs map[model.Ref]*model.ObservedSource
+	dependents map[string][]string // referenced ID -> dependent IDs
+	byName     map[*model.ObservedSchema]map[string]*model.ObservedObject
+	marked     map[string][]*model.ObservedSchema // alias schema -> schemas with its version markers
+}
+
+type objectAt struct {
+	schema string
+	object *model.ObservedObject
+}
+
+func newIndex(obs *model.Observed) *index {
+	ix := &index{
+		obs:        obs,
+		schemas:    make(map[string]*model.ObservedSchema, len(obs.Schemas)),
+		objects:    map[string]objectAt{},
+		sources:    make(map[string]*model.ObservedSource, len(obs.Sources)),
+		sourceRefs: make(map[model.Ref]*model.ObservedSource, len(obs.Sources)),
+		dependents: map[string][]string{},
+		byName:     map[*model.ObservedSchema]map[string]*model.ObservedObject{},
+		marked:     map[string][]*model.ObservedSchema{},
+	}
+	for i := range obs.Schemas {
+		s := &obs.Schemas[i]
+		ix.schemas[s.Name] = s
+		if s.Marker != nil {
+			ix.marked[s.Marker.Schema] = append(ix.marked[s.Marker.Schema], s)
+		}
+		for j := range s.Objects {
+			ix.objects[s.Objects[j].ID] = objectAt{schema: s.Name, object: &s.Objects[j]}
+		}
+	}
+	for i := range obs.Sources {
+		s := &obs.Sources[i]
+		ix.sources[s.ID] = s
+		ix.sourceRefs[s.Ref()] = s
+	}
+	for _, d := range obs.Dependencies {
+		ix.dependents[d.Referenced] = append(ix.dependents[d.Referenced], d.Object)
+	}
+	return ix
+}
+
+// object returns the object with the given name in s.
+func (ix *index) object(s *model.ObservedSchema, name string) *model.ObservedObject {
+	if s == nil {
+		return nil
+	}
+	m, ok := ix.byName[s]
+	if !ok {
+		m = make(map[string]*model.ObservedObject, len(s.Objects))
+		for i := range s.Objects {
+			if _, dup := m[s.Objects[i].Name]; !dup {
+				m[s.Objects[i].Name] = &s.Objects[i]
+			}
+		}
+		ix.byName[s] = m
+	}
+	return m[name]
+}
+
+// displayID names an object by its ID for a message: schema.name when it is
+// in the observed database, the bare ID otherwise.
+func (ix *index) displayID(id string) string {
+	if o, ok := ix.objects[id]; ok {
+		return o.schema + "." + o.object.Name
+	}
+	if s, ok := ix.sources[id]; ok {
+		return s.Ref().String()
+	}
+	return id
+}
+
+// versionSchemas finds the observed schemas that carry a marker of alias
+// schema name, by version. When several carry the same version, the one
+// named like the alias wins, then the one with the build name, then the
+// first by name; the others are returned as duplicates.
+func (ix *index) versionSchemas(name string) (canon map[string]*model.ObservedSchema, dups []*model.ObservedSchema) {
+	all := map[string][]*model.ObservedSchema{}
+	for _, s := range ix.marked[name] {
+		all[s.Marker.Version] = append(all[s.Marker.Version], s)
+	}
+	canon = make(map[string]*model.ObservedSchema, len(all))
+	for v, ss := range all {
+		best := 0
+		rank := func(s *model.ObservedSchema) int {
+			switch s.Name {
+			case name:
+				return 0
+			case model.VersionID{Schema: name, Version: v}.BuildSchema():
+				return 1
+			}
+			return 2
+		}
+		for i := 1; i < len(ss); i++ {
+			if rank(ss[i]) < rank(ss[best]) {
+				best = i
+			}
+		}
+		canon[v] = ss[best]
+		for i, s := range ss {
+			if i != best {
+				dups = append(dups, s)
+			}
+		}
+	}
+	slices.SortFunc(dups, func(a, b *model.ObservedSchema) int { return cmp.Compare(a.Name, b.Name) })
+	return canon, dups
+}
+
+// managedSchemaNames is the sorted union of declared schemas and schemas
+// named by an observed version marker.
+func managedSchemaNames(obs *model.Observed, des *model.Desired) []string {
+	seen := map[string]bool{}
+	var names []string
+	add := func(n string) {
+		if !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	if des != nil {
+		for _, s := range des.Schemas {
+			add(s.Name)
+		}
+	}
+	for _, s := range obs.Schemas {
+		if s.Marker != nil {
+			add(s.Marker.Schema)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+func checkImmutable(obs *model.Observed, des *model.Desired) error {
+	var vs []ImmutableViolation
+	declared := map[model.VersionID]*model.Version{}
+	for i := range des.Schemas {
+		for j := range des.Schemas[i].Versions {
+			v := &des.Schemas[i].Versions[j]
+			declared[v.ID] = v
+		}
+	}
+	for _, s := range obs.Schemas {
+		if s.Marker == nil {
+			continue
+		}
+		v, ok := declared[s.Marker.ID()]
+		if ok && v.Digest != s.Marker.Digest {
+			vs = append(vs, ImmutableViolation{Version: v.ID, Schema: s.Name, Deployed: s.Marker.Digest, Declared: v.Digest})
+		}
+	}
+	if len(vs) == 0 {
+		return nil
+	}
+	slices.SortFunc(vs, func(a, b ImmutableViolation) int {
+		return cmp.Or(cmp.Compare(a.Version.Schema, b.Version.Schema),
+			model.CompareVersions(a.Version.Version, b.Version.Version), cmp.Compare(a.Schema, b.Schema))
+	})
+	return &ImmutableError{Violations: vs}
+}
+
+func diffSources(ix *index, des *model.Desired) []Change {
+	var out []Change
+	for i := range des.Sources {
+		s := &des.Sources[i]
+		ref := s.Ref()
+		o, ok := ix.sourceRefs[ref]
+		switch {
+		case !ok:
+			out = append(out, Change{
+				Op: OpCreate, Kind: KindSource, Target: ref.String(), Objects: []model.Ref{ref},
+				SQL:    []string{sqlCreateSource(s), sqlCommentSource(s)},
+				Reason: "declared source does not exist",
+			})
+		case o.Marker == nil:
+			out = append(out, Change{
+				Op: OpIgnored, Kind: KindSource, Target: ref.String(), Objects: []model.Ref{ref},
+				Reason: "exists without mzsync's marker: used as it is, never altered or dropped",
+			})
+		case o.Marker.Digest != s.Digest:
+			out = append(out, Change{
+				Op: OpDrift, Kind: KindSource, Target: ref.String(), Objects: []model.Ref{ref},
+				Reason: fmt.Sprintf("created by mzsync with digest %s but the manifest says %s; mzsync never alters sources", o.Marker.Digest, s.Digest),
+			})
+		}
+	}
+	return out
+}
+
+func undeclaredSchema(obs *model.Observed, name string) []Change {
+	var out []Change
+	for _, s := range obs.Schemas {
+		if s.Marker == nil || s.Marker.Schema != name {
+			continue
+		}
+		out = append(out, Change{
+			Op: OpIgnored, Kind: KindSchema, Target: s.Name, Version: s.Marker.ID(),
+			Reason: fmt.Sprintf("holds %s but no Schema manifest declares %s; left alone, never dropped", s.Marker.ID(), name),
+		})
+	}
+	return out
+}
+
+// inspection is what one version's observed schema holds compared with the
+// version's declared objects.
+type inspection struct {
+	missing  []*model.Object // declared, absent, to create
+	adopt    []*model.Object // present without marker, verified equal: to mark
+	findings []Change        // drift, blocked and ignored, in object order
+	// broken is set when a finding prevents cutting over to the version.
+	broken bool
+}
+
+// inspect compares the observed schema loc (nil when not built) with the
+// declared version v. In a deployed version (live under the alias, or
+// retained after having been live) a missing or unmarked object is drift;
+// in a version being built it is created, or adopted when it can be
+// verified (a table whose source and reference match).
+func inspect(ix *index, loc *model.ObservedSchema, locName string, v *model.Version, deployed bool) inspection {
+	var in inspection
+	declared := make(map[string]bool, len(v.Objects))
+	for i := range v.Objects {
+		o := &v.Objects[i]
+		declared[o.Name] = true
+		ref := model.Ref{Schema: locName, Name: o.Name}
+		finding := func(op Op, kind, reason string) {
+			in.findings = append(in.findings, Change{
+				Op: op, Kind: kind, Target: ref.String(), Version: v.ID, Objects: []model.Ref{ref}, Reason: reason,
+			})
+			in.broken = true
+		}
+		ob := ix.object(loc, o.Name)
+		switch {
+		case ob == nil && deployed:
+			finding(OpDrift, string(o.Kind), "missing: dropped by hand")
+		case ob == nil:
+			in.missing = append(in.missing, o)
+		case ob.Kind != o.Kind:
+			if ob.Marker != nil {
+				finding(OpDrift, string(o.Kind), fmt.Sprintf("is a %s, declared a %s", ob.Kind, o.Kind))
+			} else {
+				finding(OpBlocked, string(o.Kind), fmt.Sprintf("a %s without mzsync's marker has the name of a declared %s; rename or drop it", ob.Kind, o.Kind))
+			}
+		case ob.Marker == nil && deployed:
+			finding(OpDrift, string(o.Kind), "exists without mzsync's marker: recreated by hand?")
+		case ob.Marker == nil:
+			if o.Kind == model.KindTable {
+				if d := tableDiff(ix, ob, o); d == "" {
+					in.adopt = append(in.adopt, o)
+					continue
+				}
+			}
+			finding(OpBlocked, string(o.Kind), "exists without mzsync's marker and cannot be verified; drop or rename it")
+		case ob.Marker.Digest != o.Digest:
+			finding(OpDrift, string(o.Kind), fmt.Sprintf("digest %s, declared %s: altered by hand", ob.Marker.Digest, o.Digest))
+		case o.Kind == model.KindTable:
+			if d := tableDiff(ix, ob, o); d != "" {
+				finding(OpDrift, string(o.Kind), d)
+			}
+		}
+	}
+	if loc == nil {
+		return in
+	}
+	for i := range loc.Objects {
+		ob := &loc.Objects[i]
+		if declared[ob.Name] {
+			continue
+		}
+		ref := model.Ref{Schema: locName, Name: ob.Name}
+		if ob.Marker == nil {
+			in.findings = append(in.findings, Change{
+				Op: OpIgnored, Kind: string(ob.Kind), Target: ref.String(), Version: v.ID, Objects: []model.Ref{ref},
+				Reason: "not owned by mzsync: left alone",
+			})
+			continue
+		}
+		in.findings = append(in.findings, Change{
+			Op: OpDrift, Kind: string(ob.Kind), Target: ref.String(), Version: v.ID, Objects: []model.Ref{ref},
+			Reason: fmt.Sprintf("carries mzsync's marker but %s does not declare it", v.ID),
+		})
+		in.broken = true
+	}
+	return in
+}
+
+// tableDiff says how an observed source-fed table differs from the
+// declared one, or "" when it matches.
+func tableDiff(ix *index, ob *model.ObservedObject, o *model.Object) string {
+	var diffs []string
+	src, ok := ix.sources[ob.SourceID]
+	switch {
+	case ob.SourceID == "":
+		diffs = append(diffs, "not fed from a source")
+	case !ok:
+		diffs = append(diffs, fmt.Sprintf("fed from source %s, declared %s", ob.SourceID, o.Source))
+	case src.Ref() != o.Source:
+		diffs = append(diffs, fmt.Sprintf("fed from source %s, declared %s", src.Ref(), o.Source))
+	}
+	if ob.Reference != o.Reference {
+		diffs = append(diffs, fmt.Sprintf("reference %s, declared %s", ob.Reference, o.Reference))
+	}
+	if !sameSet(ob.TextColumns, o.TextColumns) {
+		diffs = append(diffs, fmt.Sprintf("text columns [%s], declared [%s]", strings.Join(ob.TextColumns, ","), strings.Join(o.TextColumns, ",")))
+	}
+	if !sameSet(ob.ExcludeColumns, o.ExcludeColumns) {
+		diffs = append(diffs, fmt.Sprintf("exclude columns [%s], declared [%s]", strings.Join(ob.ExcludeColumns, ","), strings.Join(o.ExcludeColumns, ",")))
+	}
+	return strings.Join(diffs, "; ")
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// buildChanges creates what inspection found missing in the version schema
+// named schema, and marks what it can adopt: tables grouped per source in
+// one transaction each, their markers, then views, materialized views and
+// indexes in the version's (dependency) order.
+func buildChanges(schema string, v *model.Version, in inspection) []Change {
+	var out []Change
+	type group struct {
+		source        model.Ref
+		create, adopt []*model.Object
+	}
+	var groups []*group
+	bySource := map[model.Ref]*group{}
+	get := func(r model.Ref) *group {
+		g, ok := bySource[r]
+		if !ok {
+			g = &group{source: r}
+			bySource[r] = g
+			groups = append(groups, g)
+		}
+		return g
+	}
+	for _, o := range in.missing {
+		if o.Kind == model.KindTable {
+			g := get(o.Source)
+			g.create = append(g.create, o)
+		}
+	}
+	for _, o := range in.adopt {
+		g := get(o.Source)
+		g.adopt = append(g.adopt, o)
+	}
+	slices.SortFunc(groups, func(a, b *group) int {
+		return cmp.Or(cmp.Compare(a.source.Schema, b.source.Schema), cmp.Compare(a.source.Name, b.source.Name))
+	})
+	byName := func(a, b *model.Object) int { return cmp.Compare(a.Name, b.Name) }
+	for _, g := range groups {
+		slices.SortFunc(g.create, byName)
+		slices.SortFunc(g.adopt, byName)
+		if len(g.create) > 0 {
+			c := Change{
+				Op: OpCreate, Kind: KindTable, Version: v.ID, Transaction: true,
+				Reason: fmt.Sprintf("tables of %s from source %s, in one transaction", v.ID, g.source),
+			}
+			for _, o := range g.create {
+				ref := model.Ref{Schema: schema, Name: o.Name}
+				c.Objects = append(c.Objects, ref)
+				c.SQL = append(c.SQL, sqlCreateTable(schema, o))
+			}
+			c.Target = targetOf(c.Objects)
+			out = append(out, c)
+		}
+		marks := slices.SortedFunc(slices.Values(append(slices.Clone(g.create), g.adopt...)), byName)
+		c := Change{Op: OpComment, Kind: KindTable, Version: v.ID, Reason: "mark as owned by mzsync"}
+		if len(g.create) == 0 {
+			c.Reason = "adopt: created by an interrupted pass (source and reference match)"
+		} else if len(g.adopt) > 0 {
+			c.Reason = "mark as owned by mzsync (some created by an interrupted pass)"
+		}
+		for _, o := range marks {
+			ref := model.Ref{Schema: schema, Name: o.Name}
+			c.Objects = append(c.Objects, ref)
+			c.SQL = append(c.SQL, sqlCommentObject(o.Kind, ref, o.Digest))
+		}
+		c.Target = targetOf(c.Objects)
+		out = append(out, c)
+	}
+	for _, o := range in.missing {
+		ref := model.Ref{Schema: schema, Name: o.Name}
+		c := Change{Op: OpCreate, Kind: string(o.Kind), Target: ref.String(), Version: v.ID, Objects: []model.Ref{ref}}
+		switch o.Kind {
+		case model.KindView, model.KindMaterializedView:
+			c.SQL = []string{sqlCreateView(schema, o), sqlCommentObject(o.Kind, ref, o.Digest)}
+			c.SearchPath = []string{schema}
+			c.Reason = fmt.Sprintf("%s of %s", strings.ReplaceAll(string(o.Kind), "-", " "), v.ID)
+			if o.Cluster != "" {
+				c.Reason += " in cluster " + o.Cluster
+			}
+		case model.KindIndex:
+			c.SQL = []string{sqlCreateIndex(schema, o), sqlCommentObject(o.Kind, ref, o.Digest)}
+			c.Reason = fmt.Sprintf("index of %s on %s", v.ID, o.On)
+			if len(o.Columns) == 0 {
+				c.Reason = fmt.Sprintf("default index of %s on %s", v.ID, o.On)
+			}
+		default:
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func targetOf(refs []model.Ref) string {
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		names[i] = r.String()
+	}
+	return strings.Join(names, ", ")
+}
+
+// diffSchema plans one declared schema: builds of the versions to keep
+// (oldest first) with their findings, the readiness wait and the cutover,
+// then the drops beyond retention.
+func diffSchema(ix *index, s *model.Schema, opts Options) []Change {
+	var out []Change
+	canon, dups := ix.versionSchemas(s.Name)
+	alias := ix.schemas[s.Name]
+	aliasOwned := alias != nil && alias.Marker != nil && alias.Marker.Schema == s.Name
+	aliasVersion := ""
+	if aliasOwned {
+		aliasVersion = alias.Marker.Version
+	}
+	activeIdx := 0
+	for i, v := range s.Versions {
+		if v.ID.Version == s.Active {
+			activeIdx = i
+		}
+	}
+	first := max(0, activeIdx-max(0, s.Retain))
+	keep := map[string]bool{}
+	for _, v := range s.Versions[first:] {
+		keep[v.ID.Version] = true
+	}
+
+	var (
+		activeLoc    string
+		activeBroken bool
+		activeBuilt  bool // something of the active version is created or marked by this plan
+	)
+	for i := first; i < len(s.Versions); i++ {
+		v := &s.Versions[i]
+		loc := canon[v.ID.Version]
+		locName := v.ID.BuildSchema()
+		blocked := false
+		var changes []Change
+		if loc != nil {
+			locName = loc.Name
+		} else if sb := ix.schemas[locName]; sb != nil {
+			switch {
+			case sb.Marker != nil:
+				blocked = true
+				changes = append(changes, Change{
+					Op: OpBlocked, Kind: KindSchema, Target: locName, Version: v.ID,
+					Reason: fmt.Sprintf("the build schema of %s already exists and holds %s", v.ID, sb.Marker.ID()),
+				})
+			case len(sb.Objects) == 0:
+				loc = sb
+				changes = append(changes, Change{
+					Op: OpComment, Kind: KindSchema, Target: locName, Version: v.ID,
+					SQL:    []string{sqlCommentSchema(locName, model.SchemaMarker{Schema: s.Name, Version: v.ID.Version, Digest: v.Digest})},
+					Reason: fmt.Sprintf("adopt the empty build schema of %s (created by an interrupted pass)", v.ID),
+				})
+			default:
+				blocked = true
+				changes = append(changes, Change{
+					Op: OpBlocked, Kind: KindSchema, Target: locName, Version: v.ID,
+					Reason: "exists without mzsync's marker and is not empty; rename or drop it",
+				})
+			}
+		} else {
+			changes = append(changes, Change{
+				Op: OpCreate, Kind: KindSchema, Target: locName, Version: v.ID,
+				SQL: []string{
+					sqlCreateSchema(locName),
+					sqlCommentSchema(locName, model.SchemaMarker{Schema: s.Name, Version: v.ID.Version, Digest: v.Digest}),
+				},
+				Reason: buildReason(s, v, i, activeIdx),
+			})
+		}
+		broken := blocked
+		if !blocked {
+			deployed := (aliasOwned && loc == alias) || (aliasOwned && i < activeIdx)
+			in := inspect(ix, loc, locName, v, deployed)
+			changes = append(changes, buildChanges(locName, v, in)...)
+			changes = append(changes, in.findings...)
+			broken = in.broken
+		}
+		if i == activeIdx {
+			activeLoc, activeBroken = locName, broken
+			for _, c := range changes {
+				if c.Op.Executable() {
+					activeBuilt = true
+				}
+			}
+		}
+		out = append(out, changes...)
+	}
+
+	active := &s.Versions[activeIdx]
+	cutover := aliasVersion != s.Active
+	cutoverPlanned := false
+	if cutover {
+		var why string
+		retiredName := model.VersionID{Schema: s.Name, Version: aliasVersion}.BuildSchema()
+		switch {
+		case alias != nil && !aliasOwned && alias.Marker != nil:
+			why = fmt.Sprintf("schema %s holds %s, not a version of %s", s.Name, alias.Marker.ID(), s.Name)
+		case alias != nil && !aliasOwned:
+			why = fmt.Sprintf("schema %s exists without mzsync's marker; mzsync never touches it", s.Name)
+		case activeBroken:
+			why = fmt.Sprintf("%s is not fully built or has drift (see above)", active.ID)
+		case aliasOwned && retiredName != activeLoc && ix.schemas[retiredName] != nil:
+			why = fmt.Sprintf("cannot retire %s to %s: a schema with that name exists", alias.Marker.ID(), retiredName)
+		}
+		if why != "" {
+			out = append(out, Change{Op: OpBlocked, Kind: KindVersion, Target: active.ID.String(), Version: active.ID,
+				Reason: "cutover refused: " + why})
+		} else {
+			cutoverPlanned = true
+			if activeBuilt || !readiness(ix, active, s).Ready {
+				out = append(out, Change{Op: OpWait, Kind: KindVersion, Target: active.ID.String(), Version: active.ID,
+					Reason: fmt.Sprintf("wait until %s is ready (%d objects)", active.ID, len(active.Objects))})
+			}
+			if alias == nil {
+				out = append(out, Change{Op: OpRename, Kind: KindSchema, Target: active.ID.String(), Version: active.ID,
+					SQL:    []string{sqlRenameSchema(activeLoc, s.Name)},
+					Reason: fmt.Sprintf("first cutover: %s becomes %s", activeLoc, s.Name)})
+			} else {
+				out = append(out, Change{Op: OpSwap, Kind: KindSchema, Target: active.ID.String(), Version: active.ID,
+					SQL:         []string{sqlSwapSchema(s.Name, activeLoc), sqlRenameSchema(activeLoc, retiredName)},
+					Transaction: true,
+					Reason:      fmt.Sprintf("cutover: %s replaces %s under %s; %s is retired to %s", active.ID.Version, aliasVersion, s.Name, aliasVersion, retiredName)})
+			}
+		}
+	}
+
+	// Drops: owned versions not kept, oldest first.
+	var gone []string
+	for v := range canon {
+		if !keep[v] {
+			gone = append(gone, v)
+		}
+	}
+	slices.SortFunc(gone, model.CompareVersions)
+	declaredIdx := map[string]int{}
+	for i, v := range s.Versions {
+		declaredIdx[v.ID.Version] = i
+	}
+	for _, ver := range gone {
+		loc := canon[ver]
+		id := model.VersionID{Schema: s.Name, Version: ver}
+		name := loc.Name
+		if loc == alias {
+			if !cutoverPlanned {
+				continue // still live; the refused cutover is reported above
+			}
+			name = id.BuildSchema()
+		}
+		c := Change{Op: OpDrop, Kind: KindSchema, Target: name, Version: id, Destructive: true}
+		if _, ok := declaredIdx[ver]; ok {
+			c.Reason = fmt.Sprintf("%s is older than the %d retained version(s) before %s", id, s.Retain, s.Active)
+		} else {
+			c.Reason = fmt.Sprintf("%s is no longer declared", id)
+		}
+		if why := dropBlocker(ix, loc); why != "" {
+			c = Change{Op: OpBlocked, Kind: KindSchema, Target: name, Version: id, Reason: "drop refused: " + why}
+		} else if !opts.AllowDrop && !s.Prune {
+			c = Change{Op: OpBlocked, Kind: KindSchema, Target: name, Version: id, Reason: c.Reason + "; drop needs --allow-drop or prune: true"}
+		} else {
+			c.SQL = []string{sqlDropSchema(name)}
+		}
+		out = append(out, c)
+	}
+	for _, d := range dups {
+		out = append(out, Change{Op: OpBlocked, Kind: KindSchema, Target: d.Name, Version: d.Marker.ID(),
+			Reason: fmt.Sprintf("also carries the marker of %s, which %s holds; left alone", d.Marker.ID(), canon[d.Marker.Version].Name)})
+	}
+	return out
+}
+
+func buildReason(s *model.Schema, v *model.Version, i, activeIdx int) string {
+	switch {
+	case i == activeIdx:
+		return fmt.Sprintf("build %s, the active version", v.ID)
+	case i < activeIdx:
+		return fmt.Sprintf("build %s, retained for rollback (retain: %d)", v.ID, s.Retain)
+	}
+	return fmt.Sprintf("build %s, staged (newer than the active %s)", v.ID, s.Active)
+}
+
+// dropBlocker says why a version schema may not be dropped, or "": an
+// object outside it depends on an object inside it (DROP ... CASCADE would
+// take the dependent along), or it holds objects mzsync does not own.
+func dropBlocker(ix *index, s *model.ObservedSchema) string {
+	inside := make(map[string]bool, len(s.Objects))
+	for _, o := range s.Objects {
+		inside[o.ID] = true
+	}
+	var deps, unowned []string
+	seen := map[string]bool{}
+	for _, o := range s.Objects {
+		if o.Marker == nil {
+			unowned = append(unowned, s.Name+"."+o.Name)
+		}
+		for _, d := range ix.dependents[o.ID] {
+			if !inside[d] && !seen[d] {
+				seen[d] = true
+				deps = append(deps, ix.displayID(d))
+			}
+		}
+	}
+	slices.Sort(deps)
+	var why []string
+	if len(deps) > 0 {
+		why = append(why, "depended on by "+strings.Join(deps, ", "))
+	}
+	if len(unowned) > 0 {
+		why = append(why, "holds objects mzsync does not own: "+strings.Join(unowned, ", "))
+	}
+	return strings.Join(why, "; ")
+}

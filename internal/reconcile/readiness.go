@@ -1,0 +1,139 @@
+package reconcile
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/mzsync/mzsync/internal/model"
+)
+
+// VersionReadiness is whether a version may be cut over to, and what it
+// still waits for.
+type VersionReadiness struct {
+	Version model.VersionID `json:"version"`
+	// Schema is the catalog schema that holds the version; "" when it is
+	// not built.
+	Schema string `json:"schema"`
+	Ready  bool   `json:"ready"`
+	// ReadyObjects of Total objects are ready.
+	ReadyObjects int `json:"ready_objects"`
+	Total        int `json:"total"`
+	// Pending lists what is not ready yet, objects in the version's order,
+	// then clusters by name.
+	Pending []Pending `json:"pending"`
+}
+
+// Pending is one object (or cluster) that is not ready and why.
+type Pending struct {
+	Target  string   `json:"target"`
+	Kind    string   `json:"kind"`
+	Reasons []string `json:"reasons"`
+}
+
+// The status a source-fed table reports once it ingests normally.
+const statusRunning = "running"
+
+// Readiness evaluates the cutover gate of version v over the facts in obs:
+// every source-fed table's snapshot committed and its status running;
+// every materialized view and index hydrated on a replica with a known lag
+// of at most schema.Readiness.MaxLag (no lag bound when MaxLag is zero);
+// a healthy replica on every cluster running one of them. Views have no
+// facts of their own: they are ready once they exist. schema may be nil.
+//
+// Readiness is pure; the caller observes once per poll.
+func Readiness(obs *model.Observed, v *model.Version, schema *model.Schema) VersionReadiness {
+	if obs == nil {
+		obs = &model.Observed{}
+	}
+	return readiness(newIndex(obs), v, schema)
+}
+
+func readiness(ix *index, v *model.Version, schema *model.Schema) VersionReadiness {
+	r := VersionReadiness{Version: v.ID, Total: len(v.Objects), Pending: []Pending{}}
+	canon, _ := ix.versionSchemas(v.ID.Schema)
+	loc := canon[v.ID.Version]
+	if loc == nil {
+		r.Pending = append(r.Pending, Pending{Target: v.ID.String(), Kind: KindVersion, Reasons: []string{"not built"}})
+		return r
+	}
+	r.Schema = loc.Name
+	var maxLag time.Duration
+	if schema != nil {
+		maxLag = schema.Readiness.MaxLag
+	}
+	clusters := map[string]bool{}
+	for i := range v.Objects {
+		o := &v.Objects[i]
+		ob := ix.object(loc, o.Name)
+		var why []string
+		switch {
+		case ob == nil:
+			why = append(why, "not created")
+		case o.Kind == model.KindTable:
+			if !ob.SnapshotCommitted {
+				why = append(why, "snapshot not committed")
+			}
+			if ob.Status != statusRunning {
+				s := ob.Status
+				if s == "" {
+					s = "unknown"
+				}
+				if ob.Error != "" {
+					s += ": " + ob.Error
+				}
+				why = append(why, "status "+s)
+			}
+		case o.Kind == model.KindMaterializedView || o.Kind == model.KindIndex:
+			c := ob.Cluster
+			if c == "" {
+				c = o.Cluster
+			}
+			if c != "" {
+				clusters[c] = true
+			}
+			if !ob.Hydrated {
+				why = append(why, "not hydrated")
+			}
+			if maxLag > 0 {
+				switch {
+				case ob.Lag == nil:
+					why = append(why, "lag unknown")
+				case *ob.Lag > maxLag:
+					why = append(why, fmt.Sprintf("lag %s > %s", *ob.Lag, maxLag))
+				}
+			}
+		}
+		if len(why) == 0 {
+			r.ReadyObjects++
+			continue
+		}
+		r.Pending = append(r.Pending, Pending{Target: loc.Name + "." + o.Name, Kind: string(o.Kind), Reasons: why})
+	}
+	for _, c := range slices.Sorted(maps.Keys(clusters)) {
+		if !clusterHealthy(ix.obs, c) {
+			r.Pending = append(r.Pending, Pending{Target: "cluster " + c, Kind: "cluster",
+				Reasons: []string{fmt.Sprintf("cluster %s has no healthy replica", c)}})
+		}
+	}
+	r.Ready = len(r.Pending) == 0
+	return r
+}
+
+// clusterHealthy reports whether the cluster has a replica that is online,
+// or whose status the catalog does not report (older Materialize): then
+// hydration is the evidence that it computes.
+func clusterHealthy(obs *model.Observed, name string) bool {
+	for _, c := range obs.Clusters {
+		if c.Name != name {
+			continue
+		}
+		for _, r := range c.Replicas {
+			if r.Status == "online" || r.Status == "" {
+				return true
+			}
+		}
+	}
+	return false
+}
