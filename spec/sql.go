@@ -39,8 +39,8 @@ type Token struct {
 var ErrUnterminated = errors.New("unterminated")
 
 // LexSQL splits sql into tokens, skipping whitespace. It follows the lexical
-// rules Materialize shares with PostgreSQL: '' inside string literals,
-// backslash escapes in E'' literals, "" inside quoted identifiers, dollar
+// rules Materialize shares with PostgreSQL: ” inside string literals,
+// backslash escapes in E” literals, "" inside quoted identifiers, dollar
 // quoting and nested block comments.
 func LexSQL(sql string) ([]Token, error) {
 	var toks []Token
