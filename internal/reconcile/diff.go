@@ -228,8 +228,14 @@ func checkImmutable(obs *model.Observed, des *model.Desired) error {
 
 func diffSources(ix *index, des *model.Desired) []Change {
 	var out []Change
+	order := make([]*model.Source, len(des.Sources))
 	for i := range des.Sources {
-		s := &des.Sources[i]
+		order[i] = &des.Sources[i]
+	}
+	slices.SortFunc(order, func(a, b *model.Source) int {
+		return cmp.Or(cmp.Compare(a.Schema, b.Schema), cmp.Compare(a.Name, b.Name))
+	})
+	for _, s := range order {
 		ref := s.Ref()
 		o, ok := ix.sourceRefs[ref]
 		switch {
@@ -279,8 +285,9 @@ type inspection struct {
 }
 
 // inspect compares the observed schema loc (nil when not built) with the
-// declared version v. In a deployed version (live under the alias, or
-// retained after having been live) a missing or unmarked object is drift;
+// declared version v. In a deployed version (live under the alias, or an
+// existing version older than the live or the active one) a missing or
+// unmarked object is drift;
 // in a version being built it is created, or adopted when it can be
 // verified (a table whose source and reference match).
 func inspect(ix *index, loc *model.ObservedSchema, locName string, v *model.Version, deployed bool) inspection {
@@ -497,11 +504,25 @@ func diffSchema(ix *index, s *model.Schema, opts Options) []Change {
 	if aliasOwned {
 		aliasVersion = alias.Marker.Version
 	}
-	activeIdx := 0
+	activeIdx, aliasIdx := 0, -1
 	for i, v := range s.Versions {
 		if v.ID.Version == s.Active {
 			activeIdx = i
 		}
+		if aliasOwned && v.ID.Version == aliasVersion {
+			aliasIdx = i
+		}
+	}
+	// olderThanAlias: a version that precedes the live one was live once
+	// (or kept for rollback beside it); it is not rebuilt, only checked.
+	olderThanAlias := func(i int) bool {
+		if !aliasOwned {
+			return false
+		}
+		if aliasIdx >= 0 {
+			return i < aliasIdx
+		}
+		return model.CompareVersions(s.Versions[i].ID.Version, aliasVersion) < 0
 	}
 	first := max(0, activeIdx-max(0, s.Retain))
 	keep := map[string]bool{}
@@ -556,7 +577,10 @@ func diffSchema(ix *index, s *model.Schema, opts Options) []Change {
 		}
 		broken := blocked
 		if !blocked {
-			deployed := (aliasOwned && loc == alias) || (aliasOwned && i < activeIdx)
+			// A version schema that exists and precedes, or is, the live
+			// version is deployed; one created (or adopted) now is built.
+			deployed := loc != nil && loc.Marker != nil &&
+				(loc == alias || (aliasOwned && i < activeIdx) || olderThanAlias(i))
 			in := inspect(ix, loc, locName, v, deployed)
 			changes = append(changes, buildChanges(locName, v, in)...)
 			changes = append(changes, in.findings...)

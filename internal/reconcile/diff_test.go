@@ -1,0 +1,540 @@
+package reconcile
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mzsync/mzsync/internal/model"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata")
+
+// golden compares got with testdata/name, rewriting it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run with -update to create it): %v", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s differs from golden (-want +got):\n%s", path, diff)
+	}
+}
+
+// slug turns a test name into a portable file name.
+func slug(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
+}
+
+// lines summarizes a plan as "op kind target" lines.
+func lines(p *Plan) []string {
+	out := []string{}
+	for _, c := range p.Changes {
+		out = append(out, string(c.Op)+" "+c.Kind+" "+c.Target)
+	}
+	return out
+}
+
+// find returns the first change with the given op and target.
+func find(t *testing.T, p *Plan, op Op, target string) Change {
+	t.Helper()
+	for _, c := range p.Changes {
+		if c.Op == op && c.Target == target {
+			return c
+		}
+	}
+	t.Fatalf("no %s change for %s in plan:\n%s", op, target, strings.Join(lines(p), "\n"))
+	return Change{}
+}
+
+func TestDiff(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(c *simCatalog)
+		des   *model.Desired
+		opts  Options
+		want  []string
+		check func(t *testing.T, p *Plan)
+	}{
+		{
+			name: "first deployment builds the version and renames it to the alias",
+			des:  fxDesired("v1", 1, fxV1()),
+			want: []string{
+				"create schema app_v1",
+				"create table app_v1.t",
+				"comment table app_v1.t",
+				"create materialized-view app_v1.matview",
+				"create index app_v1.matview_total_idx",
+				"wait version app/v1",
+				"rename schema app/v1",
+			},
+			check: func(t *testing.T, p *Plan) {
+				r := find(t, p, OpRename, "app/v1")
+				if diff := cmp.Diff([]string{`ALTER SCHEMA "app_v1" RENAME TO "app"`}, r.SQL); diff != "" {
+					t.Errorf("rename SQL (-want +got):\n%s", diff)
+				}
+				mv := find(t, p, OpCreate, "app_v1.matview")
+				if diff := cmp.Diff([]string{"app_v1"}, mv.SearchPath); diff != "" {
+					t.Errorf("view search path (-want +got):\n%s", diff)
+				}
+				tb := find(t, p, OpCreate, "app_v1.t")
+				if !tb.Transaction {
+					t.Error("tables from a source must be created in one transaction")
+				}
+			},
+		},
+		{
+			name: "first deployment with a retained and a staged version builds all three",
+			des:  fxDesired("v2", 1, fxV1(), fxV2(), fxV3()),
+			want: []string{
+				"create schema app_v1", "create table app_v1.t", "comment table app_v1.t",
+				"create materialized-view app_v1.matview", "create index app_v1.matview_total_idx",
+				"create schema app_v2", "create table app_v2.t, app_v2.u", "comment table app_v2.t, app_v2.u",
+				"create view app_v2.filtered", "create materialized-view app_v2.matview", "create index app_v2.matview_primary_idx",
+				"create schema app_v3", "create table app_v3.t", "comment table app_v3.t",
+				"create materialized-view app_v3.matview",
+				"wait version app/v2", "rename schema app/v2",
+			},
+		},
+		{
+			name:  "new version beside the active one, then swap and retire",
+			setup: func(c *simCatalog) { c.deploy(fxDesired("v1", 1, fxV1()), Options{}) },
+			des:   fxDesired("v2", 1, fxV1(), fxV2()),
+			want: []string{
+				"create schema app_v2",
+				"create table app_v2.t, app_v2.u",
+				"comment table app_v2.t, app_v2.u",
+				"create view app_v2.filtered",
+				"create materialized-view app_v2.matview",
+				"create index app_v2.matview_primary_idx",
+				"wait version app/v2",
+				"swap schema app/v2",
+			},
+			check: func(t *testing.T, p *Plan) {
+				s := find(t, p, OpSwap, "app/v2")
+				want := []string{`ALTER SCHEMA "app" SWAP WITH "app_v2"`, `ALTER SCHEMA "app_v2" RENAME TO "app_v1"`}
+				if diff := cmp.Diff(want, s.SQL); diff != "" || !s.Transaction {
+					t.Errorf("swap SQL (-want +got):\n%s transaction=%v", diff, s.Transaction)
+				}
+			},
+		},
+		{
+			name: "switch back to a retained version is one swap and no create",
+			setup: func(c *simCatalog) {
+				c.deploy(fxDesired("v1", 1, fxV1()), Options{})
+				c.deploy(fxDesired("v2", 1, fxV1(), fxV2()), Options{})
+			},
+			des:  fxDesired("v1", 1, fxV1(), fxV2()),
+			want: []string{"swap schema app/v1"},
+			check: func(t *testing.T, p *Plan) {
+				want := []string{`ALTER SCHEMA "app" SWAP WITH "app_v1"`, `ALTER SCHEMA "app_v1" RENAME TO "app_v2"`}
+				if diff := cmp.Diff(want, p.Changes[0].SQL); diff != "" {
+					t.Errorf("swap SQL (-want +got):\n%s", diff)
+				}
+			},
+		},
+		{
+			name: "a version partly built by an interrupted pass: only what is missing, unmarked tables adopted",
+			setup: func(c *simCatalog) {
+				c.deploy(fxDesired("v1", 1, fxV1()), Options{})
+				p, _ := Diff(c.obs, fxDesired("v2", 1, fxV1(), fxV2()), Options{})
+				// Crash after the tables' transaction and the first view.
+				c.apply(&Plan{Changes: []Change{p.Changes[0], p.Changes[1], p.Changes[3]}})
+			},
+			des: fxDesired("v2", 1, fxV1(), fxV2()),
+			want: []string{
+				"comment table app_v2.t, app_v2.u",
+				"create materialized-view app_v2.matview",
+				"create index app_v2.matview_primary_idx",
+				"wait version app/v2",
+				"swap schema app/v2",
+			},
+		},
+		{
+			name: "an empty unmarked build schema left by a crash is adopted",
+			setup: func(c *simCatalog) {
+				c.deploy(fxDesired("v1", 1, fxV1()), Options{})
+				mustExec(c, `CREATE SCHEMA "app_v2"`)
+			},
+			des: fxDesired("v2", 1, fxV1(), fxV2()),
+			want: []string{
+				"comment schema app_v2",
+				"create table app_v2.t, app_v2.u", "comment table app_v2.t, app_v2.u",
+				"create view app_v2.filtered", "create materialized-view app_v2.matview", "create index app_v2.matview_primary_idx",
+				"wait version app/v2", "swap schema app/v2",
+			},
+		},
+		{
+			name: "a non-empty unmarked schema with the build name is never touched",
+			setup: func(c *simCatalog) {
+				c.deploy(fxDesired("v1", 1, fxV1()), Options{})
+				mustExec(c, `CREATE SCHEMA "app_v2"`)
+				mustExec(c, `CREATE VIEW "app_v2"."mine" AS SELECT 1`)
+			},
+			des:  fxDesired("v2", 1, fxV1(), fxV2()),
+			want: []string{"blocked schema app_v2", "blocked version app/v2"},
+		},
+		{
+			name: "an unmarked alias schema blocks the cutover, the build goes ahead",
+			setup: func(c *simCatalog) {
+				mustExec(c, `CREATE SCHEMA "app"`)
+			},
+			des: fxDesired("v1", 0, fxV1()),
+			want: []string{
+				"create schema app_v1", "create table app_v1.t", "comment table app_v1.t",
+				"create materialized-view app_v1.matview", "create index app_v1.matview_total_idx",
+				"blocked version app/v1",
+			},
+		},
+		{
+			name: "an unmarked view in a staged schema is blocked, and so is the cutover",
+			setup: func(c *simCatalog) {
+				c.deploy(fxDesired("v1", 1, fxV1()), Options{})
+				p, _ := Diff(c.obs, fxDesired("v2", 1, fxV1(), fxV2()), Options{})
+				c.apply(&Plan{Changes: p.Changes[:3]})
+				mustExec(c, `CREATE VIEW "app_v2"."filtered" AS SELECT 1`)
+			},
+			des: fxDesired("v2", 1, fxV1(), fxV2()),
+			want: []string{
+				"create materialized-view app_v2.matview", "create index app_v2.matview_primary_idx",
+				"blocked view app_v2.filtered", "blocked version app/v2",
+			},
+		},
+		{
+			name: "owned objects altered or dropped by hand are drift, named",
+			setup: func(c *simCatalog) {
+				c.deploy(fxDesired("v1", 1, fxV1()), Options{})
+				mustExec(c, `COMMENT ON MATERIALIZED VIEW "app"."matview" IS 'mzsync:v1 digest=sha256:other'`)
+				c.dropObject("app", "matview_total_idx")
+				c.schema("app").Objects = append(c.schema("app").Objects, model.ObservedObject{ID: "u9", Kind: model.KindView, Name: "zz_mine"})
+				c.object("app", "t").TextColumns = []string{"x"}
+			},
+			des: fxDesired("v1", 1, fxV1()),
+			want: []string{
+				"drift table app.t",
+				"drift materialized-view app.matview",
+				"drift index app.matview_total_idx",
+				"ignored view app.zz_mine",
+			},
+			check: func(t *testing.T, p *Plan) {
+				if !p.Empty() {
+					t.Error("findings alone must leave the plan empty")
+				}
+				want := []string{
+					"text columns [x], declared []",
+					"digest sha256:other, declared sha256:v1.matview: altered by hand",
+					"missing: dropped by hand",
+					"not owned by mzsync: left alone",
+				}
+				var got []string
+				for _, c := range p.Changes {
+					got = append(got, c.Reason)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("reasons (-want +got):\n%s", diff)
+				}
+			},
+		},
+		{
+			name: "rollback to a retained version with drift is refused",
+			setup: func(c *simCatalog) {
+				c.deploy(fxDesired("v1", 1, fxV1()), Options{})
+				c.deploy(fxDesired("v2", 1, fxV1(), fxV2()), Options{})
+				c.dropObject("app_v1", "matview_total_idx")
+				c.dropObject("app_v1", "matview")
+			},
+			des:  fxDesired("v1", 1, fxV1(), fxV2()),
+			want: []string{"drift materialized-view app_v1.matview", "drift index app_v1.matview_total_idx", "blocked version app/v1"},
+		},
+		{
+			name: "a retired version with a dependent outside is blocked, naming it",
+			setup: func(c *simCatalog) {
+				c.deploy(fxDesired("v1", 1, fxV1()), Options{})
+				c.deploy(fxDesired("v2", 1, fxV1(), fxV2()), Options{})
+				mustExec(c, `CREATE SCHEMA "reports"`)
+				mustExec(c, `CREATE VIEW "reports"."daily" AS SELECT * FROM app_v1.matview`)
+				c.obs.Dependencies = append(c.obs.Dependencies, model.Dependency{
+					Object: c.object("reports", "daily").ID, Referenced: c.object("app_v1", "matview").ID})
+			},
+			des:  fxDesired("v2", 0, fxV1(), fxV2()),
+			opts: Options{AllowDrop: true},
+			want: []string{"blocked schema app_v1"},
+			check: func(t *testing.T, p *Plan) {
+				if got := p.Changes[0].Reason; got != "drop refused: depended on by reports.daily" {
+					t.Errorf("reason = %q", got)
+				}
+			},
+		},
+		{
+			name: "a version beyond retention without --allow-drop is blocked",
+			setup: func(c *simCatalog) {
+				c.deploy(fxDesired("v1", 1, fxV1()), Options{})
+				c.deploy(fxDesired("v2", 1, fxV1(), fxV2()), Options{})
+			},
+			des:  fxDesired("v2", 0, fxV1(), fxV2()),
+			want: []string{"blocked schema app_v1"},
+			check: func(t *testing.T, p *Plan) {
+				if got := p.Changes[0].Reason; !strings.HasSuffix(got, "needs --allow-drop or prune: true") {
+					t.Errorf("reason = %q", got)
+				}
+			},
+		},
+		{
+			name: "cutover retires and drops the old version with --allow-drop",
+			setup: func(c *simCatalog) {
+				c.deploy(fxDesired("v1", 0, fxV1()), Options{})
+			},
+			des:  fxDesired("v2", 0, fxV2()),
+			opts: Options{AllowDrop: true},
+			want: []string{
+				"create schema app_v2", "create table app_v2.t, app_v2.u", "comment table app_v2.t, app_v2.u",
+				"create view app_v2.filtered", "create materialized-view app_v2.matview", "create index app_v2.matview_primary_idx",
+				"wait version app/v2", "swap schema app/v2", "drop schema app_v1",
+			},
+			check: func(t *testing.T, p *Plan) {
+				d := find(t, p, OpDrop, "app_v1")
+				if !d.Destructive || d.SQL[0] != `DROP SCHEMA "app_v1" CASCADE` {
+					t.Errorf("drop = %+v", d)
+				}
+			},
+		},
+		{
+			name: "prune: true drops without --allow-drop",
+			setup: func(c *simCatalog) {
+				c.deploy(fxDesired("v1", 0, fxV1()), Options{})
+				c.deploy(fxDesired("v2", 1, fxV1(), fxV2()), Options{})
+			},
+			des: func() *model.Desired {
+				d := fxDesired("v2", 0, fxV2())
+				d.Schemas[0].Prune = true
+				return d
+			}(),
+			want: []string{"drop schema app_v1"},
+		},
+		{
+			name: "a retained version dropped earlier is rebuilt when retain grows",
+			setup: func(c *simCatalog) {
+				c.deploy(fxDesired("v1", 0, fxV1()), Options{})
+				c.deploy(fxDesired("v2", 0, fxV1(), fxV2()), Options{AllowDrop: true})
+			},
+			des: fxDesired("v2", 1, fxV1(), fxV2()),
+			want: []string{
+				"create schema app_v1", "create table app_v1.t", "comment table app_v1.t",
+				"create materialized-view app_v1.matview", "create index app_v1.matview_total_idx",
+			},
+		},
+		{
+			name:  "desired equals observed: empty plan",
+			setup: func(c *simCatalog) { c.deploy(fxDesired("v2", 1, fxV1(), fxV2(), fxV3()), Options{}) },
+			des:   fxDesired("v2", 1, fxV1(), fxV2(), fxV3()),
+			want:  []string{},
+		},
+		{
+			name: "version schemas of an undeclared schema are reported, never dropped",
+			setup: func(c *simCatalog) {
+				mustExec(c, `CREATE SCHEMA "old_v1"`)
+				mustExec(c, `COMMENT ON SCHEMA "old_v1" IS 'mzsync:v1 schema=old version=v1 digest=sha256:x'`)
+			},
+			des:  &model.Desired{Revision: "r", Sources: fxDesired("v1", 0).Sources},
+			opts: Options{AllowDrop: true},
+			want: []string{"ignored schema old_v1"},
+		},
+		{
+			name: "a missing source is created first; an unowned one is used and reported",
+			setup: func(c *simCatalog) {
+				c.obs.Sources = nil
+			},
+			des: func() *model.Desired {
+				d := fxDesired("v1", 0, fxV1())
+				d.Sources = append(d.Sources, model.Source{Name: "other", Schema: "public", Cluster: "ingest", Connection: "ops.conn", Publication: "p", Digest: "sha256:o"})
+				return d
+			}(),
+			want: []string{
+				"create source public.other", "create source public.pg",
+				"create schema app_v1", "create table app_v1.t", "comment table app_v1.t",
+				"create materialized-view app_v1.matview", "create index app_v1.matview_total_idx",
+				"wait version app/v1", "rename schema app/v1",
+			},
+			check: func(t *testing.T, p *Plan) {
+				want := `CREATE SOURCE "public"."other" IN CLUSTER "ingest" FROM POSTGRES CONNECTION "ops"."conn" (PUBLICATION 'p')`
+				if got := p.Changes[0].SQL[0]; got != want {
+					t.Errorf("create source:\n got %s\nwant %s", got, want)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newSimCatalog(t)
+			if tt.setup != nil {
+				tt.setup(c)
+				c.fingerprint()
+			}
+			p, err := Diff(c.obs, tt.des, tt.opts)
+			if err != nil {
+				t.Fatalf("diff: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, lines(p)); diff != "" {
+				t.Errorf("plan (-want +got):\n%s", diff)
+			}
+			if tt.check != nil {
+				tt.check(t, p)
+			}
+			if p.Fingerprint != c.obs.Fingerprint || p.Revision != tt.des.Revision {
+				t.Errorf("plan carries fingerprint %q revision %q, want %q %q", p.Fingerprint, p.Revision, c.obs.Fingerprint, tt.des.Revision)
+			}
+			var b bytes.Buffer
+			if err := RenderJSON(&b, p); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, filepath.Join("diff", slug(tt.name)+".json"), b.Bytes())
+			// Pure and deterministic: the same inputs give the same plan.
+			again, _ := Diff(c.obs, tt.des, tt.opts)
+			if diff := cmp.Diff(p, again); diff != "" {
+				t.Errorf("second diff differs (-first +second):\n%s", diff)
+			}
+		})
+	}
+}
+
+func mustExec(c *simCatalog, stmt string) {
+	c.t.Helper()
+	if err := c.exec(stmt); err != nil {
+		c.t.Fatalf("%s: %v", stmt, err)
+	}
+}
+
+func TestDiffErrors(t *testing.T) {
+	deployed := newSimCatalog(t).deploy(fxDesired("v2", 1, fxV1(), fxV2()), Options{})
+	changed := func() *model.Desired {
+		d := fxDesired("v2", 1, fxV1(), fxV2())
+		d.Schemas[0].Versions[0].Digest = "sha256:v1-edited"
+		d.Schemas[0].Versions[1].Digest = "sha256:v2-edited"
+		return d
+	}()
+	tests := []struct {
+		name string
+		des  *model.Desired
+		want error
+	}{
+		{"nil desired never prunes", nil, ErrEmptyDesired},
+		{"empty manifest set never prunes", &model.Desired{Revision: "r"}, ErrEmptyDesired},
+		{"deployed versions whose manifests changed are immutable, every one listed", changed, &ImmutableError{Violations: []ImmutableViolation{
+			{Version: model.VersionID{Schema: "app", Version: "v1"}, Schema: "app_v1", Deployed: "sha256:v1", Declared: "sha256:v1-edited"},
+			{Version: model.VersionID{Schema: "app", Version: "v2"}, Schema: "app", Deployed: "sha256:v2", Declared: "sha256:v2-edited"},
+		}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Diff(deployed.obs, tt.des, Options{AllowDrop: true})
+			if p != nil {
+				t.Errorf("got a plan with the error: %v", lines(p))
+			}
+			var want *ImmutableError
+			if errors.As(tt.want, &want) {
+				var got *ImmutableError
+				if !errors.As(err, &got) {
+					t.Fatalf("err = %v, want an ImmutableError", err)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("violations (-want +got):\n%s", diff)
+				}
+				if !strings.Contains(err.Error(), "version app/v2 is deployed (schema app) with digest sha256:v2 but the manifests say sha256:v2-edited; versions are immutable: declare a new version") {
+					t.Errorf("message: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestConvergence applies each plan to the simulated catalog and checks
+// that the same desired state then plans empty, in four steps: forward,
+// again, rollback, again.
+func TestConvergence(t *testing.T) {
+	c := newSimCatalog(t)
+	steps := []struct {
+		name  string
+		des   *model.Desired
+		opts  Options
+		swaps int
+		check func(t *testing.T, c *simCatalog)
+	}{
+		{name: "first deployment", des: fxDesired("v1", 1, fxV1())},
+		{name: "forward to v2", des: fxDesired("v2", 1, fxV1(), fxV2()), swaps: 1},
+		{name: "rollback to v1", des: fxDesired("v1", 1, fxV1(), fxV2()), swaps: 1},
+		{name: "forward to v3 dropping v1", des: fxDesired("v3", 1, fxV2(), fxV3()), opts: Options{AllowDrop: true}, swaps: 1,
+			check: func(t *testing.T, c *simCatalog) {
+				if c.schema("app_v1") != nil {
+					t.Error("app_v1 should be dropped")
+				}
+				if m := c.schema("app").Marker; m == nil || m.Version != "v3" {
+					t.Errorf("alias holds %+v, want v3", m)
+				}
+				if m := c.schema("app_v2").Marker; m == nil || m.Version != "v2" {
+					t.Errorf("app_v2 holds %+v, want v2", m)
+				}
+			}},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			p, err := Diff(c.obs, st.des, st.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Empty() {
+				t.Fatal("forward plan is empty")
+			}
+			if got := p.Summary().Swap; got != st.swaps {
+				t.Errorf("swaps = %d, want %d", got, st.swaps)
+			}
+			var b bytes.Buffer
+			if err := RenderText(&b, p); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, filepath.Join("convergence", slug(st.name)+".txt"), b.Bytes())
+			c.apply(p)
+			again, err := Diff(c.obs, st.des, st.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(again.Changes) != 0 {
+				t.Errorf("second plan not empty:\n%s", strings.Join(lines(again), "\n"))
+			}
+			if st.check != nil {
+				st.check(t, c)
+			}
+		})
+	}
+}
