@@ -70,9 +70,9 @@ func TestStatus(t *testing.T) {
 			},
 			want: map[string]summary{"app": {Alias: "owned", Active: "v2", DesiredActive: "v2",
 				Retained: []string{"v1"}, Staged: []string{"v3"},
-				Roles:    []string{"v1=retained@app_v1 ready", "v2=active@app ready", "v3=staged@app_v3 not-ready"},
-				Drift:    []string{"app.u: digest sha256:edited, declared sha256:v2.u: altered by hand"},
-				Unowned:  []string{"app_v1.mine"}}},
+				Roles:   []string{"v1=retained@app_v1 ready", "v2=active@app ready", "v3=staged@app_v3 not-ready"},
+				Drift:   []string{"app.u: digest sha256:edited, declared sha256:v2.u: altered by hand"},
+				Unowned: []string{"app_v1.mine"}}},
 		},
 		{
 			name: "a declared version not built yet, and one no longer declared",
