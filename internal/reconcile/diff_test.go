@@ -538,3 +538,43 @@ func TestConvergence(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileNamesAreQuoted converges a schema whose names hold quotes,
+// semicolons and spaces: every identifier reaches SQL quoted, and the
+// simulated catalog (which only accepts quoted identifiers) ends with the
+// exact names.
+func TestHostileNamesAreQuoted(t *testing.T) {
+	des := fxDesired("v1", 0, fxV1())
+	s := &des.Schemas[0]
+	s.Name = `my"app; DROP`
+	v := &s.Versions[0]
+	v.ID.Schema = s.Name
+	v.Objects[0].Name = `t"; --`
+	v.Objects[1].SQL = `SELECT sum(a) AS total FROM "t""; --"`
+	v.Objects[1].DependsOn = []string{`t"; --`}
+	c := newSimCatalog(t).deploy(des, Options{})
+	if c.object(`my"app; DROP`, `t"; --`) == nil {
+		t.Fatalf("table not created under its exact name: %+v", c.obs.Schemas)
+	}
+	p, err := Diff(c.obs, des, Options{})
+	if err != nil || len(p.Changes) != 0 {
+		t.Fatalf("not converged: %v %v", err, lines(p))
+	}
+}
+
+func TestDuplicateMarkersAreLeftAlone(t *testing.T) {
+	c := newSimCatalog(t).deploy(fxDesired("v1", 0, fxV1()), Options{})
+	mustExec(c, `CREATE SCHEMA "copy"`)
+	mustExec(c, `COMMENT ON SCHEMA "copy" IS 'mzsync:v1 schema=app version=v1 digest=sha256:v1'`)
+	c.fingerprint()
+	p, err := Diff(c.obs, fxDesired("v1", 0, fxV1()), Options{AllowDrop: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"blocked schema copy"}, lines(p)); diff != "" {
+		t.Errorf("plan (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(p.Changes[0].Reason, "which app holds") {
+		t.Errorf("reason: %s", p.Changes[0].Reason)
+	}
+}
