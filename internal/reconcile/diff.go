@@ -279,6 +279,12 @@ func undeclaredSchema(obs *model.Observed, name string) []Change {
 type inspection struct {
 	missing  []*model.Object // declared, absent, to create
 	adopt    []*model.Object // present without marker, verified equal: to mark
+	// replace names missing objects that exist unmarked in a version being
+	// built: a view, materialized view or index whose CREATE ran but whose
+	// marker COMMENT did not (a crash between the two). Its definition
+	// cannot be verified, so it is dropped (RESTRICT: never anything that
+	// depends on it) and created again.
+	replace map[string]bool
 	findings []Change        // drift, blocked and ignored, in object order
 	// broken is set when a finding prevents cutting over to the version.
 	broken bool
@@ -323,6 +329,14 @@ func inspect(ix *index, loc *model.ObservedSchema, locName string, v *model.Vers
 					in.adopt = append(in.adopt, o)
 					continue
 				}
+			}
+			if o.Kind != model.KindTable {
+				if in.replace == nil {
+					in.replace = map[string]bool{}
+				}
+				in.replace[o.Name] = true
+				in.missing = append(in.missing, o)
+				continue
 			}
 			finding(OpBlocked, string(o.Kind), "exists without mzsync's marker and cannot be verified; drop or rename it")
 		case ob.Marker.Digest != o.Digest:
@@ -478,6 +492,11 @@ func buildChanges(schema string, v *model.Version, in inspection) []Change {
 			}
 		default:
 			continue
+		}
+		if in.replace[o.Name] {
+			c.SQL = append([]string{sqlDropObject(o.Kind, ref)}, c.SQL...)
+			c.Reason = "replace the unmarked " + strings.ReplaceAll(string(o.Kind), "-", " ") + " left by an interrupted pass; " + c.Reason
+			c.Destructive = true
 		}
 		out = append(out, c)
 	}

@@ -215,7 +215,7 @@ func TestDiff(t *testing.T) {
 			},
 		},
 		{
-			name: "an unmarked view in a staged schema is blocked, and so is the cutover",
+			name: "an unmarked view in a staged schema (crash between CREATE and COMMENT) is replaced",
 			setup: func(c *simCatalog) {
 				c.deploy(fxDesired("v1", 1, fxV1()), Options{})
 				p, _ := Diff(c.obs, fxDesired("v2", 1, fxV1(), fxV2()), Options{})
@@ -224,9 +224,25 @@ func TestDiff(t *testing.T) {
 			},
 			des: fxDesired("v2", 1, fxV1(), fxV2()),
 			want: []string{
-				"create materialized-view app_v2.matview", "create index app_v2.matview_primary_idx",
-				"blocked view app_v2.filtered", "blocked version app/v2",
+				"create view app_v2.filtered", "create materialized-view app_v2.matview", "create index app_v2.matview_primary_idx",
+				"wait version app/v2", "swap schema app/v2",
 			},
+			check: func(t *testing.T, p *Plan) {
+				c := p.Changes[0]
+				if len(c.SQL) != 3 || c.SQL[0] != `DROP VIEW "app_v2"."filtered" RESTRICT` || !c.Destructive {
+					t.Errorf("replace change = %+v, want DROP ... RESTRICT first and destructive", c)
+				}
+			},
+		},
+		{
+			name: "an unmarked view in a deployed version is drift, never replaced",
+			setup: func(c *simCatalog) {
+				c.deploy(fxDesired("v1", 1, fxV1()), Options{})
+				c.dropObject("app", "matview")
+				mustExec(c, `CREATE MATERIALIZED VIEW "app"."matview" AS SELECT 1`)
+			},
+			des:  fxDesired("v1", 1, fxV1()),
+			want: []string{"drift materialized-view app.matview"},
 		},
 		{
 			name: "owned objects altered or dropped by hand are drift, named",

@@ -99,3 +99,9 @@ func sqlRenameSchema(from, to string) string {
 func sqlDropSchema(name string) string {
 	return "DROP SCHEMA " + model.QuoteIdent(name) + " CASCADE"
 }
+
+// sqlDropObject drops one object with RESTRICT (Materialize's default), so
+// it fails rather than take anything that depends on the object along.
+func sqlDropObject(kind model.Kind, ref model.Ref) string {
+	return "DROP " + kind.SQLName() + " " + ref.Quoted() + " RESTRICT"
+}
