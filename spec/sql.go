@@ -265,15 +265,13 @@ func CanonicalSQL(sql string) string {
 	if err != nil {
 		return strings.TrimSpace(sql)
 	}
-	// Drop the final ';' (comments after it are kept).
-	for i := len(toks) - 1; i >= 0; i-- {
-		if toks[i].Kind == TokComment {
-			continue
-		}
-		if toks[i].Kind == TokSemicolon {
+	// Drop the final ';' (comments after it are kept), unless another ';'
+	// precedes it: dropping one of two would change the verdict of
+	// CheckQuery and make the form depend on how often it is applied.
+	if i := lastCode(toks, len(toks)); i >= 0 && toks[i].Kind == TokSemicolon {
+		if j := lastCode(toks, i); j < 0 || toks[j].Kind != TokSemicolon {
 			toks = append(toks[:i:i], toks[i+1:]...)
 		}
-		break
 	}
 	var b strings.Builder
 	b.Grow(len(sql))
@@ -426,4 +424,14 @@ func Relations(sql string) []string {
 	}
 	sortStrings(out)
 	return out
+}
+
+// lastCode returns the index of the last non-comment token before end, or -1.
+func lastCode(toks []Token, end int) int {
+	for i := end - 1; i >= 0; i-- {
+		if toks[i].Kind != TokComment {
+			return i
+		}
+	}
+	return -1
 }

@@ -22,7 +22,7 @@ const (
 
 // Metadata names a document, Kubernetes style.
 type Metadata struct {
-	Name string `json:"name" required:"true" doc:"The object's name: lower case, [a-z_][a-z0-9_$]*, at most 255 bytes."`
+	Name string `json:"name" required:"true" doc:"The object's name: lower case, [a-z_][a-z0-9_$]*, at most 255 bytes." pattern:"^[a-z_][a-z0-9_$]*$"`
 }
 
 // SourceSpec declares a PostgreSQL source. mzsync creates it when it is
