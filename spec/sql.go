@@ -211,7 +211,7 @@ func isIdentStart(c byte) bool { return c == '_' || c >= 0x80 || (c|0x20 >= 'a' 
 func isIdentPart(c byte) bool  { return isIdentStart(c) || isDigit(c) || c == '$' }
 
 // queryKeywords start a query.
-var queryKeywords = map[string]bool{"select": true, "with": true, "values": true, "table": true, "show": false}
+var queryKeywords = map[string]bool{"select": true, "with": true, "values": true, "table": true}
 
 // CheckQuery reports whether sql is exactly one query: a SELECT, WITH,
 // VALUES or TABLE statement (possibly parenthesized), optionally followed by
