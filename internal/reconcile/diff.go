@@ -277,15 +277,15 @@ func undeclaredSchema(obs *model.Observed, name string) []Change {
 // inspection is what one version's observed schema holds compared with the
 // version's declared objects.
 type inspection struct {
-	missing  []*model.Object // declared, absent, to create
-	adopt    []*model.Object // present without marker, verified equal: to mark
+	missing []*model.Object // declared, absent, to create
+	adopt   []*model.Object // present without marker, verified equal: to mark
 	// replace names missing objects that exist unmarked in a version being
 	// built: a view, materialized view or index whose CREATE ran but whose
 	// marker COMMENT did not (a crash between the two). Its definition
 	// cannot be verified, so it is dropped (RESTRICT: never anything that
 	// depends on it) and created again.
-	replace map[string]bool
-	findings []Change        // drift, blocked and ignored, in object order
+	replace  map[string]bool
+	findings []Change // drift, blocked and ignored, in object order
 	// broken is set when a finding prevents cutting over to the version.
 	broken bool
 }
