@@ -8,9 +8,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testscript.RunMain(m, map[string]func() int{
-		"mzsync": run,
-	}))
+	testscript.Main(m, map[string]func(){
+		"mzsync": func() { os.Exit(run()) },
+	})
 }
 
 // TestScripts runs the CLI scripts in testdata/script: each is a txtar file
