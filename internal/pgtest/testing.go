@@ -20,10 +20,16 @@ var (
 // TestMain: func TestMain(m *testing.M) { pgtest.Main(m) }.
 func Main(m *testing.M) {
 	code := m.Run()
+	StopShared()
+	os.Exit(code)
+}
+
+// StopShared stops the shared cluster if it was started. Use it from a
+// TestMain that cannot call Main (e.g. one that testscript owns).
+func StopShared() {
 	if shared != nil {
 		shared.Stop()
 	}
-	os.Exit(code)
 }
 
 // Shared returns the package's shared cluster, starting it on first use.
