@@ -1,0 +1,314 @@
+package mzemu
+
+// catalogVersion changes whenever bootstrapSQL changes, so a backing
+// database built by an older mzemu is rebuilt.
+const catalogVersion = "mzemu-catalog-7"
+
+// bootstrapSQL builds mzemu's hidden metadata schema (mzemu_meta), the
+// schema of pinned upstream foreign tables (mzemu_data) and the
+// Materialize catalog relations as real views (mz_catalog, mz_internal).
+// Names of items and schemas are never stored: they are read from
+// pg_class/pg_namespace by oid, so renames and swaps are followed for free
+// and IDs stay stable.
+const bootstrapSQL = `
+DROP SCHEMA IF EXISTS mz_internal CASCADE;
+DROP SCHEMA IF EXISTS mz_catalog CASCADE;
+DROP SCHEMA IF EXISTS mzemu_meta CASCADE;
+CREATE EXTENSION IF NOT EXISTS postgres_fdw;
+CREATE SCHEMA IF NOT EXISTS mzemu_data;
+CREATE SCHEMA mzemu_meta;
+CREATE SCHEMA mz_catalog;
+CREATE SCHEMA mz_internal;
+CREATE SCHEMA IF NOT EXISTS public;
+
+CREATE TABLE mzemu_meta.info (key text PRIMARY KEY, value text NOT NULL);
+CREATE SEQUENCE mzemu_meta.item_seq START 1;
+CREATE SEQUENCE mzemu_meta.schema_seq START 4;
+CREATE SEQUENCE mzemu_meta.cluster_seq START 2;
+CREATE SEQUENCE mzemu_meta.replica_seq START 2;
+
+CREATE TABLE mzemu_meta.schemas (id text PRIMARY KEY, oid oid UNIQUE NOT NULL);
+INSERT INTO mzemu_meta.schemas VALUES ('u3', 'public'::regnamespace::oid);
+
+CREATE TABLE mzemu_meta.clusters (
+  id text PRIMARY KEY, name text UNIQUE NOT NULL, managed bool NOT NULL DEFAULT true,
+  size text, replication_factor int4);
+INSERT INTO mzemu_meta.clusters VALUES ('u1', 'quickstart', true, '25cc', 1);
+CREATE TABLE mzemu_meta.replicas (
+  id text PRIMARY KEY, name text NOT NULL, cluster_id text NOT NULL REFERENCES mzemu_meta.clusters ON DELETE CASCADE, size text);
+INSERT INTO mzemu_meta.replicas VALUES ('u1', 'r1', 'u1', '25cc');
+
+-- kind: table, source, view, materialized-view, index, connection, secret.
+CREATE TABLE mzemu_meta.objects (
+  id text PRIMARY KEY,
+  oid oid NOT NULL,
+  kind text NOT NULL,
+  cluster_id text,
+  create_tail text,
+  definition text,
+  source_id text,
+  on_id text,
+  connection_id text,
+  created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  ready_at timestamptz,
+  status text,
+  error text,
+  status_changed_at timestamptz,
+  up_schema text,
+  up_table text,
+  pinned jsonb,
+  text_columns text[],
+  exclude_columns text[],
+  index_cols text[],
+  publication text,
+  slot text,
+  server_name text,
+  data_table text
+);
+CREATE TABLE mzemu_meta.comments (
+  id text NOT NULL, object_type text NOT NULL, sub_id int4, comment text NOT NULL);
+CREATE UNIQUE INDEX ON mzemu_meta.comments (id, object_type, COALESCE(sub_id, -1));
+CREATE TABLE mzemu_meta.deps (object_id text NOT NULL, referenced_id text NOT NULL, PRIMARY KEY (object_id, referenced_id));
+CREATE TABLE mzemu_meta.source_refs (
+  source_id text NOT NULL, namespace text, name text NOT NULL, updated_at timestamptz NOT NULL, columns text[]);
+CREATE TABLE mzemu_meta.connections (
+  id text PRIMARY KEY, host text NOT NULL, port int4 NOT NULL, dbname text NOT NULL,
+  username text, user_secret text, password_secret text);
+
+CREATE FUNCTION mzemu_meta.await_ready(obj text) RETURNS boolean LANGUAGE plpgsql STABLE AS $f$
+DECLARE r record;
+BEGIN
+  LOOP
+    SELECT o.ready_at, o.status, o.error INTO r FROM mzemu_meta.objects o WHERE o.id = obj;
+    IF NOT FOUND THEN RETURN true; END IF;
+    IF r.status = 'ceased' THEN
+      RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = 'source must be dropped and recreated due to failure: ' || r.error;
+    END IF;
+    EXIT WHEN r.ready_at IS NULL OR r.ready_at <= clock_timestamp();
+    PERFORM pg_sleep(0.005);
+  END LOOP;
+  RETURN true;
+END
+$f$;
+
+CREATE VIEW mzemu_meta.items AS
+SELECT o.*, c.relname::text AS name, s.id AS schema_id, n.nspname::text AS schema_name,
+       'materialize.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS fqname,
+       o.ready_at IS NULL OR o.ready_at <= clock_timestamp() AS ready
+  FROM mzemu_meta.objects o
+  JOIN pg_catalog.pg_class c ON c.oid = o.oid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  JOIN mzemu_meta.schemas s ON s.oid = n.oid;
+
+CREATE VIEW mzemu_meta.create_sqls AS
+SELECT i.id, i.kind, i.fqname,
+       CASE i.kind
+         WHEN 'table' THEN 'CREATE TABLE ' || i.fqname || i.create_tail
+         WHEN 'source' THEN 'CREATE SOURCE ' || i.fqname || i.create_tail
+         WHEN 'view' THEN 'CREATE VIEW ' || i.fqname || i.create_tail
+         WHEN 'materialized-view' THEN 'CREATE MATERIALIZED VIEW ' || i.fqname || i.create_tail
+         WHEN 'connection' THEN 'CREATE CONNECTION ' || i.fqname || i.create_tail
+         WHEN 'index' THEN 'CREATE INDEX ' || quote_ident(i.name) || i.create_tail
+         ELSE NULL
+       END AS create_sql
+  FROM mzemu_meta.items i;
+
+-- Functions clients call unqualified; mz_catalog precedes pg_catalog on
+-- every session's search path, so these shadow PostgreSQL's.
+CREATE FUNCTION mz_catalog.mz_version() RETURNS text LANGUAGE sql IMMUTABLE AS $f$ SELECT '` + mzVersion + `'::text $f$;
+CREATE FUNCTION mz_catalog.mz_version_num() RETURNS int4 LANGUAGE sql IMMUTABLE AS $f$ SELECT ` + mzVersionNum + `::int4 $f$;
+CREATE FUNCTION mz_catalog.current_database() RETURNS text LANGUAGE sql IMMUTABLE AS $f$ SELECT 'materialize'::text $f$;
+CREATE FUNCTION mz_catalog.version() RETURNS text LANGUAGE sql IMMUTABLE AS $f$ SELECT 'PostgreSQL 9.5 on x86_64-unknown-linux-gnu (Materialize ` + mzVersion + `)'::text $f$;
+CREATE FUNCTION mz_catalog.mz_now() RETURNS timestamptz LANGUAGE sql STABLE AS $f$ SELECT now() $f$;
+
+CREATE VIEW mz_catalog.mz_databases AS
+SELECT 'u1'::text AS id, 20000::oid AS oid, 'materialize'::text AS name, 'u1'::text AS owner_id, '{}'::text[] AS privileges;
+
+CREATE VIEW mz_catalog.mz_schemas AS
+SELECT s.id, n.oid, 'u1'::text AS database_id, n.nspname::text AS name, 'u1'::text AS owner_id, '{}'::text[] AS privileges
+  FROM mzemu_meta.schemas s JOIN pg_catalog.pg_namespace n ON n.oid = s.oid
+UNION ALL
+SELECT v.id, n.oid, NULL::text, v.name, 's1'::text, '{}'::text[]
+  FROM (VALUES ('s1', 'mz_catalog'), ('s2', 'pg_catalog'), ('s3', 'mz_internal'), ('s4', 'information_schema')) v(id, name)
+  JOIN pg_catalog.pg_namespace n ON n.nspname = v.name;
+
+CREATE VIEW mz_catalog.mz_sources AS
+SELECT i.id, i.oid, i.schema_id, i.name, 'postgres'::text AS type, i.connection_id,
+       NULL::text AS size, 'none'::text AS envelope_type, NULL::text AS key_format, NULL::text AS value_format,
+       i.cluster_id, 'u1'::text AS owner_id, '{}'::text[] AS privileges,
+       cs.create_sql, cs.create_sql AS redacted_create_sql
+  FROM mzemu_meta.items i JOIN mzemu_meta.create_sqls cs ON cs.id = i.id
+ WHERE i.kind = 'source';
+
+CREATE VIEW mz_catalog.mz_tables AS
+SELECT i.id, i.oid, i.schema_id, i.name, 'u1'::text AS owner_id, '{}'::text[] AS privileges,
+       cs.create_sql, cs.create_sql AS redacted_create_sql, i.source_id
+  FROM mzemu_meta.items i JOIN mzemu_meta.create_sqls cs ON cs.id = i.id
+ WHERE i.kind = 'table';
+
+CREATE VIEW mz_catalog.mz_views AS
+SELECT i.id, i.oid, i.schema_id, i.name, i.definition, 'u1'::text AS owner_id, '{}'::text[] AS privileges,
+       cs.create_sql, cs.create_sql AS redacted_create_sql
+  FROM mzemu_meta.items i JOIN mzemu_meta.create_sqls cs ON cs.id = i.id
+ WHERE i.kind = 'view';
+
+CREATE VIEW mz_catalog.mz_materialized_views AS
+SELECT i.id, i.oid, i.schema_id, i.name, i.cluster_id, i.definition, 'u1'::text AS owner_id, '{}'::text[] AS privileges,
+       cs.create_sql, cs.create_sql AS redacted_create_sql
+  FROM mzemu_meta.items i JOIN mzemu_meta.create_sqls cs ON cs.id = i.id
+ WHERE i.kind = 'materialized-view';
+
+CREATE VIEW mz_catalog.mz_indexes AS
+SELECT i.id, i.oid, i.name, i.on_id, i.cluster_id, 'u1'::text AS owner_id,
+       cs.create_sql, cs.create_sql AS redacted_create_sql
+  FROM mzemu_meta.items i JOIN mzemu_meta.create_sqls cs ON cs.id = i.id
+ WHERE i.kind = 'index';
+
+CREATE VIEW mz_catalog.mz_index_columns AS
+SELECT i.id AS index_id, k.ord::int8 AS index_position, a.attnum::int8 AS on_position,
+       CASE WHEN a.attnum IS NULL THEN k.col END AS on_expression, COALESCE(NOT a.attnotnull, true) AS nullable
+  FROM mzemu_meta.items i
+  CROSS JOIN LATERAL unnest(i.index_cols) WITH ORDINALITY AS k(col, ord)
+  JOIN mzemu_meta.objects t ON t.id = i.on_id
+  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attname = k.col AND NOT a.attisdropped
+ WHERE i.kind = 'index';
+
+CREATE VIEW mz_catalog.mz_columns AS
+SELECT i.id, a.attname::text AS name, a.attnum::int8 AS position,
+       COALESCE(p.nullable, NOT a.attnotnull) AS nullable,
+       CASE WHEN i.kind = 'source' THEN 'uint8' ELSE pg_catalog.format_type(a.atttypid, NULL) END AS type,
+       NULL::text AS "default",
+       CASE WHEN i.kind = 'source' THEN 16464::oid ELSE a.atttypid END AS type_oid,
+       a.atttypmod AS type_mod
+  FROM mzemu_meta.items i
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.oid AND a.attnum > 0 AND NOT a.attisdropped
+  LEFT JOIN LATERAL (
+    SELECT (c->>'nullable')::bool AS nullable FROM jsonb_array_elements(i.pinned->'columns') c
+     WHERE c->>'name' = a.attname::text LIMIT 1) p ON true
+ WHERE i.kind IN ('table', 'source', 'view', 'materialized-view');
+
+CREATE VIEW mz_catalog.mz_connections AS
+SELECT i.id, i.oid, i.schema_id, i.name, 'postgres'::text AS type, 'u1'::text AS owner_id, '{}'::text[] AS privileges,
+       cs.create_sql, cs.create_sql AS redacted_create_sql
+  FROM mzemu_meta.items i JOIN mzemu_meta.create_sqls cs ON cs.id = i.id
+ WHERE i.kind = 'connection';
+
+CREATE VIEW mz_catalog.mz_secrets AS
+SELECT i.id, i.oid, i.schema_id, i.name, 'u1'::text AS owner_id, '{}'::text[] AS privileges
+  FROM mzemu_meta.items i WHERE i.kind = 'secret';
+
+CREATE VIEW mz_catalog.mz_clusters AS
+SELECT c.id, c.name, 'u1'::text AS owner_id, '{}'::text[] AS privileges, c.managed, c.size,
+       c.replication_factor, false AS disk, '{}'::text[] AS availability_zones,
+       false AS introspection_debugging, interval '1 second' AS introspection_interval
+  FROM mzemu_meta.clusters c;
+
+CREATE VIEW mz_catalog.mz_cluster_replicas AS
+SELECT r.id, r.name, r.cluster_id, r.size, NULL::text AS availability_zone, 'u1'::text AS owner_id, false AS disk
+  FROM mzemu_meta.replicas r;
+
+CREATE VIEW mz_catalog.mz_objects AS
+SELECT i.id, i.oid, i.schema_id, i.name, i.kind AS type, 'u1'::text AS owner_id,
+       CASE WHEN i.kind IN ('source', 'materialized-view', 'index') THEN i.cluster_id END AS cluster_id,
+       '{}'::text[] AS privileges
+  FROM mzemu_meta.items i;
+
+CREATE VIEW mz_internal.mz_object_fully_qualified_names AS
+SELECT o.id, o.name, o.type AS object_type, o.schema_id, s.name AS schema_name,
+       s.database_id, 'materialize'::text AS database_name, o.cluster_id
+  FROM mz_catalog.mz_objects o JOIN mz_catalog.mz_schemas s ON s.id = o.schema_id;
+
+CREATE VIEW mz_internal.mz_object_dependencies AS
+SELECT d.object_id, d.referenced_id AS referenced_object_id FROM mzemu_meta.deps d;
+
+CREATE VIEW mz_internal.mz_comments AS
+SELECT c.id, c.object_type, c.sub_id AS object_sub_id, c.comment FROM mzemu_meta.comments c;
+
+CREATE VIEW mz_internal.mz_postgres_sources AS
+SELECT i.id, i.slot AS replication_slot, 1::int8 AS timeline_id FROM mzemu_meta.items i WHERE i.kind = 'source';
+
+CREATE VIEW mz_internal.mz_postgres_source_tables AS
+SELECT i.id, i.up_schema AS schema_name, i.up_table AS table_name
+  FROM mzemu_meta.items i WHERE i.kind = 'table' AND i.source_id IS NOT NULL;
+
+CREATE VIEW mz_internal.mz_source_references AS
+SELECT r.source_id, r.namespace, r.name, r.updated_at, r.columns FROM mzemu_meta.source_refs r;
+
+CREATE VIEW mz_internal.mz_source_statuses AS
+SELECT i.id, i.name, 'postgres'::text AS type, i.created_at AS last_status_change_at,
+       'running'::text AS status, NULL::text AS error, NULL::jsonb AS details
+  FROM mzemu_meta.items i WHERE i.kind = 'source'
+UNION ALL
+SELECT i.id, i.name, 'table'::text,
+       COALESCE(i.status_changed_at, CASE WHEN i.ready THEN i.ready_at ELSE i.created_at END),
+       CASE WHEN i.status = 'ceased' THEN 'ceased' WHEN i.ready THEN 'running' ELSE 'starting' END,
+       CASE WHEN i.status = 'ceased' THEN i.error END,
+       CASE WHEN i.status = 'ceased' THEN jsonb_build_object('hints', '[]'::jsonb) END
+  FROM mzemu_meta.items i WHERE i.kind = 'table' AND i.source_id IS NOT NULL;
+
+CREATE VIEW mz_internal.mz_source_status_history AS
+SELECT s.last_status_change_at AS occurred_at, s.id AS source_id, s.status, s.error, s.details, NULL::text AS replica_id
+  FROM mz_internal.mz_source_statuses s;
+
+CREATE VIEW mz_internal.mz_source_statistics AS
+SELECT i.id, r.id AS replica_id,
+       0::int8 AS messages_received, 0::int8 AS bytes_received, 0::int8 AS updates_staged,
+       0::int8 AS updates_committed, 0::int8 AS records_indexed, 0::int8 AS bytes_indexed,
+       CASE WHEN i.ready THEN i.ready_at - i.created_at END AS rehydration_latency,
+       0::int8 AS snapshot_records_known, 0::int8 AS snapshot_records_staged,
+       i.ready AS snapshot_committed, 0::int8 AS offset_known, 0::int8 AS offset_committed
+  FROM mzemu_meta.items i
+  JOIN mzemu_meta.objects src ON src.id = COALESCE(i.source_id, i.id)
+  JOIN mzemu_meta.replicas r ON r.cluster_id = src.cluster_id
+ WHERE i.kind = 'source' OR (i.kind = 'table' AND i.source_id IS NOT NULL);
+
+CREATE VIEW mz_internal.mz_compute_hydration_statuses AS
+SELECT i.id AS object_id, r.id AS replica_id, i.ready AS hydrated,
+       CASE WHEN i.ready THEN i.ready_at - i.created_at END AS hydration_time
+  FROM mzemu_meta.items i JOIN mzemu_meta.replicas r ON r.cluster_id = i.cluster_id
+ WHERE i.kind IN ('materialized-view', 'index');
+
+CREATE VIEW mz_internal.mz_hydration_statuses AS
+SELECT object_id, replica_id, hydrated FROM mz_internal.mz_compute_hydration_statuses
+UNION ALL
+SELECT i.id, r.id, true FROM mzemu_meta.items i JOIN mzemu_meta.replicas r ON r.cluster_id = i.cluster_id
+ WHERE i.kind = 'source';
+
+CREATE VIEW mz_internal.mz_wallclock_global_lag AS
+SELECT i.id AS object_id,
+       CASE WHEN i.status = 'ceased' THEN clock_timestamp() - i.status_changed_at
+            WHEN i.ready THEN interval '10 milliseconds'
+            ELSE clock_timestamp() - i.created_at END AS lag
+  FROM mzemu_meta.items i
+ WHERE i.kind IN ('table', 'source', 'materialized-view', 'index');
+
+CREATE VIEW mz_internal.mz_wallclock_global_lag_recent_history AS
+SELECT l.object_id, l.lag, date_trunc('minute', clock_timestamp()) AS occurred_at FROM mz_internal.mz_wallclock_global_lag l;
+
+CREATE VIEW mz_internal.mz_materialization_lag AS
+SELECT l.object_id, l.lag AS local_lag, l.lag AS global_lag, l.object_id AS slowest_local_input_id, l.object_id AS slowest_global_input_id
+  FROM mz_internal.mz_wallclock_global_lag l JOIN mzemu_meta.objects o ON o.id = l.object_id
+ WHERE o.kind IN ('materialized-view', 'index');
+
+CREATE VIEW mz_internal.mz_frontiers AS
+SELECT i.id AS object_id,
+       CASE WHEN i.ready THEN (extract(epoch FROM i.ready_at) * 1000)::int8 ELSE 0 END::numeric AS read_frontier,
+       CASE WHEN i.ready THEN (extract(epoch FROM clock_timestamp()) * 1000)::int8 ELSE 0 END::numeric AS write_frontier
+  FROM mzemu_meta.items i WHERE i.kind IN ('table', 'source', 'materialized-view', 'index');
+
+CREATE VIEW mz_internal.mz_cluster_replica_statuses AS
+SELECT r.id AS replica_id, 0::int8 AS process_id, 'online'::text AS status, NULL::text AS reason,
+       clock_timestamp() AS updated_at
+  FROM mzemu_meta.replicas r;
+
+CREATE VIEW mz_internal.mz_cluster_replica_status_history AS
+SELECT r.replica_id, r.process_id, r.status, r.reason, r.updated_at AS occurred_at
+  FROM mz_internal.mz_cluster_replica_statuses r WHERE false;
+
+INSERT INTO mzemu_meta.info VALUES ('version', '` + catalogVersion + `');
+`
+
+const (
+	mzVersion    = "v26.7.0 (mzemu)"
+	mzVersionNum = "2600700"
+)

@@ -1,0 +1,82 @@
+package mzemu
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// mzError is an error reported to the client with a SQLSTATE, as
+// Materialize reports it.
+type mzError struct {
+	Code    string
+	Message string
+	Detail  string
+	Hint    string
+}
+
+func (e *mzError) Error() string { return e.Message }
+
+// errf makes an mzError. Most Materialize planner and catalog errors are
+// XX000.
+func errf(code, format string, args ...any) *mzError {
+	return &mzError{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func (e *mzError) withHint(h string) *mzError   { e.Hint = h; return e }
+func (e *mzError) withDetail(d string) *mzError { e.Detail = d; return e }
+
+const (
+	codeInternal       = "XX000"
+	codeSyntax         = "42601"
+	codeFeature        = "0A000"
+	codeActiveTxn      = "25001"
+	codeInvalidTxn     = "25000"
+	codeReadOnly       = "25006"
+	codeAborted        = "25P02"
+	codeSerialization  = "40001"
+	codeSystem         = "58000"
+	codeUndefinedObj   = "42704"
+	codeInvalidSchema  = "3F000"
+	codeDuplicateObj   = "42710"
+	codeDuplicateRel   = "42P07"
+	codeDuplicateSchem = "42P06"
+)
+
+var (
+	reRelMissing    = regexp.MustCompile(`^relation "([^"]*)" does not exist$`)
+	reSchemaMissing = regexp.MustCompile(`^schema "([^"]*)" does not exist$`)
+)
+
+// toErrorResponse renders any error as a client ErrorResponse. PostgreSQL
+// errors from the backing database that have a Materialize equivalent are
+// translated to Materialize's text.
+func toErrorResponse(err error) *pgproto3.ErrorResponse {
+	var me *mzError
+	if errors.As(err, &me) {
+		return &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: me.Code, Message: me.Message, Detail: me.Detail, Hint: me.Hint}
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		code, msg := pe.Code, pe.Message
+		if m := reRelMissing.FindStringSubmatch(msg); m != nil && code == "42P01" {
+			code, msg = codeInternal, fmt.Sprintf("unknown catalog item '%s'", m[1])
+		} else if m := reSchemaMissing.FindStringSubmatch(msg); m != nil && code == "3F000" {
+			code, msg = codeInternal, fmt.Sprintf("unknown schema '%s'", m[1])
+		}
+		sev := pe.Severity
+		if sev == "" || sev == "FATAL" || sev == "PANIC" {
+			sev = "ERROR"
+		}
+		return &pgproto3.ErrorResponse{Severity: sev, SeverityUnlocalized: sev, Code: code, Message: msg, Detail: pe.Detail, Hint: pe.Hint, Position: pe.Position}
+	}
+	return &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: codeInternal, Message: err.Error()}
+}
+
+// notice is a NOTICE sent to the client.
+func notice(code, format string, args ...any) *pgproto3.NoticeResponse {
+	return &pgproto3.NoticeResponse{Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: code, Message: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,213 @@
+package mzemu
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Options configure a Server.
+type Options struct {
+	// BackingURL is the PostgreSQL database mzemu owns and builds the
+	// emulated catalog in. Connect as a superuser (postgres_fdw needs it).
+	BackingURL string
+	// Listen is the TCP address to serve on; default "127.0.0.1:0".
+	Listen string
+	// HydrationDelay is how long a new source table's snapshot, or a new
+	// materialized view's or index's hydration, takes. 0 means instant.
+	HydrationDelay time.Duration
+	// Logger receives operational logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server is a running emulator.
+type Server struct {
+	opts   Options
+	log    *slog.Logger
+	ln     net.Listener
+	faults *Faults
+
+	// ddlMu serializes every catalog change, as Materialize's coordinator
+	// does; revision counts committed catalog changes, so an open DDL
+	// transaction can tell that another session changed the catalog.
+	ddlMu    sync.Mutex
+	revision int64
+
+	mu       sync.Mutex
+	sessions map[uint64]*session
+	secrets  map[string]string // secret ID -> value, kept only in memory
+	conns    sync.WaitGroup
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	closed sync.Once
+}
+
+// Start bootstraps the backing database (when needed) and starts serving.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	if opts.BackingURL == "" {
+		return nil, errors.New("mzemu: backing URL is required")
+	}
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:0"
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := bootstrap(ctx, opts.BackingURL); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("mzemu: listen on %s: %w", opts.Listen, err)
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		opts: opts, log: log, ln: ln, faults: &Faults{},
+		sessions: map[uint64]*session{}, secrets: map[string]string{},
+		ctx: sctx, cancel: cancel, done: make(chan struct{}),
+	}
+	go s.acceptLoop()
+	go s.watchUpstreams()
+	log.Info("mzemu listening", "addr", ln.Addr().String())
+	return s, nil
+}
+
+// bootstrap builds the catalog in the backing database unless a catalog of
+// this mzemu version is already there.
+func bootstrap(ctx context.Context, url string) error {
+	conn, err := pgconn.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("mzemu: connect to backing database: %w", redactErr(err))
+	}
+	defer conn.Close(context.Background())
+	res := conn.ExecParams(ctx, `SELECT value FROM mzemu_meta.info WHERE key = 'version'`, nil, nil, nil, nil).Read()
+	if res.Err == nil && len(res.Rows) == 1 && string(res.Rows[0][0]) == catalogVersion {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, "BEGIN;"+bootstrapSQL+"COMMIT;").ReadAll(); err != nil {
+		return fmt.Errorf("mzemu: bootstrap catalog: %w", err)
+	}
+	return nil
+}
+
+// URL returns a pgx/libpq connection URL for the emulator.
+func (s *Server) URL() string {
+	return fmt.Sprintf("postgres://materialize@%s/materialize?sslmode=disable", s.Addr())
+}
+
+// Addr returns the host:port the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Faults returns the server's fault injection settings.
+func (s *Server) Faults() *Faults { return s.faults }
+
+// Close stops accepting, closes every client session and waits for them.
+func (s *Server) Close() error {
+	var err error
+	s.closed.Do(func() {
+		s.cancel()
+		err = s.ln.Close()
+		s.mu.Lock()
+		for _, ss := range s.sessions {
+			ss.conn.Close()
+		}
+		s.mu.Unlock()
+		s.conns.Wait()
+		<-s.done
+	})
+	return err
+}
+
+func (s *Server) acceptLoop() {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if s.ctx.Err() == nil {
+				s.log.Warn("accept", "err", err)
+			}
+			return
+		}
+		s.conns.Add(1)
+		go func() {
+			defer s.conns.Done()
+			s.serve(c)
+		}()
+	}
+}
+
+func (s *Server) register(ss *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		var b [8]byte
+		rand.Read(b[:])
+		key := binary.BigEndian.Uint64(b[:])
+		if _, ok := s.sessions[key]; !ok && key != 0 {
+			ss.key = key
+			s.sessions[key] = ss
+			return
+		}
+	}
+}
+
+func (s *Server) unregister(ss *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.sessions, ss.key)
+}
+
+// cancel forwards a client's cancel request to the session's backing
+// connection.
+func (s *Server) cancelSession(key uint64) {
+	s.mu.Lock()
+	ss := s.sessions[key]
+	s.mu.Unlock()
+	if ss == nil || ss.db == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+	defer cancel()
+	if err := ss.db.CancelRequest(ctx); err != nil {
+		s.log.Debug("cancel request", "err", err)
+	}
+}
+
+func (s *Server) secret(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.secrets[id]
+}
+
+func (s *Server) setSecrets(m map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, v := range m {
+		s.secrets[k] = v
+	}
+}
+
+// redactErr drops connection details pgconn puts in connect errors, so
+// credentials never reach logs or clients.
+func redactErr(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return errors.Unwrap(ce)
+	}
+	return err
+}
