@@ -114,7 +114,7 @@ func parseTextArray(s string) []string {
 // item is a user catalog item.
 type item struct {
 	id, kind, name, schemaID, schemaName, fqname string
-	clusterID, sourceID, connectionID, onID, oid  string
+	clusterID, sourceID, connectionID, onID, oid string
 }
 
 const itemCols = `id, kind, name, schema_id, schema_name, fqname, COALESCE(cluster_id, ''), COALESCE(source_id, ''),
@@ -311,7 +311,9 @@ func (x *ddlTx) placeholder(ctx context.Context, schema, name string) (string, e
 	return x.relOID(ctx, schema, name)
 }
 
-func qname(schema, name string) string { return model.QuoteIdent(schema) + "." + model.QuoteIdent(name) }
+func qname(schema, name string) string {
+	return model.QuoteIdent(schema) + "." + model.QuoteIdent(name)
+}
 
 // clusterID resolves a cluster name ("" means the session's cluster).
 func (x *ddlTx) clusterID(ctx context.Context, name string) (id, cname string, err error) {

@@ -132,7 +132,7 @@ func (x *ddlTx) secretValue(ctx context.Context, expr string) (string, error) {
 
 type pgConnOpts struct {
 	host, port, db, user, userSecret, passwordSecret, sslMode string
-	userSecretParts, passwordSecretParts                     []string
+	userSecretParts, passwordSecretParts                      []string
 }
 
 func parseCreateConnection(p *parser) (*stmt, error) {
