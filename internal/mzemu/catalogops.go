@@ -363,6 +363,8 @@ func errConcurrentDDL() error {
 func (s *Server) runDDL(ctx context.Context, ss *session, list []*stmt, checkRev bool, rev int64, commit bool) (string, error) {
 	s.ddlMu.Lock()
 	defer s.ddlMu.Unlock()
+	ss.mute = true
+	defer func() { ss.mute = false }()
 	if checkRev && s.revision != rev {
 		return "", errConcurrentDDL()
 	}

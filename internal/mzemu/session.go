@@ -55,6 +55,10 @@ type session struct {
 	portals map[string]*portal
 	tx      txState
 	errSkip bool // extended protocol: skip to Sync after an error
+	// mute drops the backing database's notices while mzemu runs its own
+	// catalog statements (PostgreSQL's "drop cascades to ..." is not
+	// Materialize's).
+	mute bool
 }
 
 type prepared struct {
@@ -152,6 +156,9 @@ func (ss *session) accept(m *pgproto3.StartupMessage) (bool, error) {
 	cfg.RuntimeParams["search_path"] = backingSearchPath(ss.searchPath)
 	cfg.RuntimeParams["application_name"] = "mzemu"
 	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		if ss.mute {
+			return
+		}
 		ss.be.Send(&pgproto3.NoticeResponse{Severity: n.Severity, SeverityUnlocalized: n.Severity, Code: n.Code, Message: n.Message, Detail: n.Detail, Hint: n.Hint})
 	}
 	ctx := ss.srv.ctx
