@@ -1,0 +1,91 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mzsync/mzsync/internal/reconcile"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run with -update to create it): %v", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Fatalf("%s (-want +got):\n%s", name, diff)
+	}
+}
+
+func renderText(t *testing.T, p *reconcile.Plan) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := reconcile.RenderText(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestConvergence checks the four steps: the forward plan matches its
+// golden file; after applying it the same state plans empty; the rollback
+// plan (active back to v1) matches its golden file and executes one swap
+// and no CREATE; after it the state plans empty again.
+func TestConvergence(t *testing.T) {
+	w := newWorld(t, 50*time.Millisecond)
+	a := w.applier()
+	v1 := load(t, repoPath("examples", "manifests-v1"))
+	mustApply(t, a, v1)
+	w.upExec("ALTER TABLE t ADD COLUMN b boolean DEFAULT false", "INSERT INTO t (a, b) VALUES (20, true)")
+
+	v2 := load(t, repoPath("examples", "manifests"))
+	// Revisions are content hashes; the golden files should not change
+	// when a comment in the examples does.
+	v2.Revision = "forward"
+	golden(t, "forward.txt", renderText(t, a.plan(t, v2)))
+	mustApply(t, a, v2)
+	if p := a.plan(t, v2); !p.Empty() {
+		t.Fatalf("after apply the same state must plan empty, got:\n%s", renderText(t, p))
+	}
+
+	back := withActive(v2, "app", "v1")
+	back.Revision = "rollback"
+	golden(t, "rollback.txt", renderText(t, a.plan(t, back)))
+	before := len(a.rec.sent())
+	res := mustApply(t, a, back)
+	sent := a.rec.sent()[before:]
+	if len(res.Executed) != 1 || res.Executed[0].Op != reconcile.OpSwap {
+		t.Fatalf("rollback executed %+v, want exactly one swap", res.Executed)
+	}
+	for _, s := range sent {
+		if strings.Contains(strings.ToUpper(s), "CREATE") {
+			t.Fatalf("rollback sent a CREATE: %s", s)
+		}
+	}
+	if got := w.total("app.matview"); got != 30 {
+		t.Fatalf("after rollback app.matview = %d, want v1's 30", got)
+	}
+	if p := a.plan(t, back); !p.Empty() {
+		t.Fatalf("after rollback the same state must plan empty, got:\n%s", renderText(t, p))
+	}
+	_ = context.Background()
+}
