@@ -57,6 +57,15 @@ func (d *PgxDB) Exec(ctx context.Context, sql string) error {
 	if err != nil && c.IsClosed() {
 		d.conn = nil
 	}
+	if err != nil && !c.IsClosed() && c.PgConn().TxStatus() != 'I' {
+		// A statement of a BEGIN ... COMMIT block failed: the server skipped
+		// the rest and left the session in an aborted transaction. Roll it
+		// back so the session is usable for the retried pass.
+		if _, rerr := c.Exec(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
+			c.Close(context.WithoutCancel(ctx))
+			d.conn = nil
+		}
+	}
 	return err
 }
 
