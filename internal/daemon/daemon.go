@@ -135,7 +135,7 @@ type state struct {
 	// failures counts consecutive failed passes, for the backoff.
 	failures int
 	// completed counts passes since start, for /readyz.
-	completed int
+	completed  int
 	lastResult Result
 	lastError  string
 }
