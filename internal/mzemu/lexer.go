@@ -191,7 +191,7 @@ func scanString(s string, i int, esc bool) (string, int) {
 
 func dollarTag(s string, i int) (string, bool) {
 	j := i + 1
-	for j < len(s) && (isIdentPart(s[j]) && !(j == i+1 && s[j] >= '0' && s[j] <= '9')) {
+	for j < len(s) && s[j] != '$' && isIdentPart(s[j]) && !(j == i+1 && s[j] >= '0' && s[j] <= '9') {
 		j++
 	}
 	if j < len(s) && s[j] == '$' {

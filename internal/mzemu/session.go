@@ -384,6 +384,13 @@ func (ss *session) prepare(ctx context.Context, st *stmt) (*prepared, error) {
 		return nil, st.err
 	}
 	p := &prepared{st: st}
+	if st.query == nil {
+		for _, t := range lex(st.text) {
+			if t.kind == tokParam {
+				return nil, errf("42P02", "there is no parameter %s", t.val)
+			}
+		}
+	}
 	if st.query != nil {
 		if ss.tx.failed {
 			return nil, errAborted()
@@ -406,6 +413,9 @@ func (ss *session) bind(m *pgproto3.Bind) error {
 	p, ok := ss.stmts[m.PreparedStatement]
 	if !ok {
 		return errf("26000", "prepared statement %q does not exist", m.PreparedStatement)
+	}
+	if p.query == "" && len(m.Parameters) > 0 {
+		return errf("42P02", "there is no parameter $1")
 	}
 	if len(m.Parameters) != len(p.paramOIDs) && p.query != "" {
 		return errf("08P01", "bind message supplies %d parameters, but prepared statement %q requires %d", len(m.Parameters), m.PreparedStatement, len(p.paramOIDs))
