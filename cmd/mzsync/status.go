@@ -16,7 +16,9 @@ func init() {
 func runStatus(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	var mz mzFlags
+	var src sourceFlags
 	mz.register(fs)
+	src.register(fs)
 	format := fs.String("format", "text", "output format: text or json")
 	if err := parseFlags(fs, e, args); err != nil {
 		return flagError(e, "status", err)
@@ -35,7 +37,16 @@ func runStatus(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "mzsync status: %v\n", err)
 		return exitError
 	}
-	rep := reconcile.Status(o, (*model.Desired)(nil))
+	// With manifests (--dir or --git), status also compares with what is
+	// declared; without, it reports the catalog alone.
+	var des *model.Desired
+	if src.dir != "" || src.gitURL != "" {
+		if des, err = src.load(ctx, e); err != nil {
+			fmt.Fprintf(e.stderr, "mzsync status: %v\n", err)
+			return exitError
+		}
+	}
+	rep := reconcile.Status(o, des)
 	if *format == "json" {
 		err = reconcile.RenderStatusJSON(e.stdout, rep)
 	} else {

@@ -1,6 +1,8 @@
 package model
 
 import (
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -50,6 +52,29 @@ type VersionID struct {
 
 // String renders the version for display: app/v2.
 func (v VersionID) String() string { return v.Schema + "/" + v.Version }
+
+// MarshalText renders the version as app/v2 in JSON.
+// The zero VersionID renders as "".
+func (v VersionID) MarshalText() ([]byte, error) {
+	if v == (VersionID{}) {
+		return []byte{}, nil
+	}
+	return []byte(v.String()), nil
+}
+
+// UnmarshalText parses app/v2.
+func (v *VersionID) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*v = VersionID{}
+		return nil
+	}
+	s, ver, ok := strings.Cut(string(b), "/")
+	if !ok {
+		return fmt.Errorf("version %q: want schema/version", b)
+	}
+	v.Schema, v.Version = s, ver
+	return nil
+}
 
 // BuildSchema is the name of the schema the version is built in before
 // cutover, and carries after it is retired: app_v2.

@@ -161,7 +161,7 @@ func ParseLeaseComment(comment string) (owner string, expires time.Time, ok bool
 
 var leaseCommentQuery = `SELECT COALESCE(c.comment, '') FROM mz_catalog.mz_schemas s
   JOIN mz_catalog.mz_databases d ON d.id = s.database_id
-  LEFT JOIN mz_internal.mz_comments c ON c.id = s.id AND c.object_sub_id IS NULL
+  LEFT JOIN mz_internal.mz_comments c ON c.id = s.id AND c.object_type = 'schema' AND c.object_sub_id IS NULL
  WHERE d.name = current_database() AND s.name = ` + model.QuoteLiteral(LeaseSchema)
 
 // AcquireLease takes the apply lease, taking over an expired one. When the
