@@ -85,6 +85,17 @@ case "$*" in *--jq*) cat "$GH_STUB/existing" 2>/dev/null ;; esac
 exit 0
 `
 
+// The stub curl records each call's arguments and the body it sends; a
+// call without --request (the listing) answers with $GH_STUB/notes.json.
+const curlStub = `#!/bin/sh
+echo "$*" >>"$GH_STUB/curl-calls"
+for a in "$@"; do
+	case $a in body@*) cat "${a#body@}" >>"$GH_STUB/bodies" ;; esac
+done
+case "$*" in *--request*) ;; *) cat "$GH_STUB/notes.json" ;; esac
+exit 0
+`
+
 type recipe struct {
 	repo, stub, script string
 	env                []string
@@ -107,6 +118,9 @@ func setup(t *testing.T) *recipe {
 	bin := t.TempDir()
 	run(t, root(t), nil, "go", "build", "-o", filepath.Join(bin, "mzsync"), "./cmd/mzsync")
 	if err := os.WriteFile(filepath.Join(bin, "gh"), []byte(ghStub), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "curl"), []byte(curlStub), 0o755); err != nil {
 		t.Fatal(err)
 	}
 
@@ -279,6 +293,42 @@ func TestPullRequestComment(t *testing.T) {
 				t.Errorf("comment lacks %q:\n%s", want, body)
 			}
 		}
+	})
+
+	t.Run("GitLab: the earlier note is found by its marker and updated", func(t *testing.T) {
+		if _, err := exec.LookPath("jq"); err != nil {
+			t.Skip("needs jq, as the GitLab recipe does")
+		}
+		notes := `[{"id": 5, "body": "LGTM"}, {"id": 99, "body": "<!-- mzsync-diff -->\nold report"}]`
+		if err := os.WriteFile(filepath.Join(r.stub, "notes.json"), []byte(notes), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, _, ghCalls, body := r.runScript(t, "COMMENT_VIA=gitlab", "CI_API_V4_URL=https://gitlab.example.com/api/v4",
+			"CI_PROJECT_ID=12", "CI_MERGE_REQUEST_IID=7", "GITLAB_TOKEN=glpat-test")
+		if code != 0 || len(ghCalls) != 0 {
+			t.Errorf("exit code %d and gh calls %q, want 0 and none", code, ghCalls)
+		}
+		data, err := os.ReadFile(filepath.Join(r.stub, "curl-calls"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(r.stub, "curl-calls"))
+		notesURL := "https://gitlab.example.com/api/v4/projects/12/merge_requests/7/notes"
+		want := []string{
+			"-fsS --header PRIVATE-TOKEN: glpat-test " + notesURL + "?per_page=100&sort=asc",
+			"-fsS --request PUT --header PRIVATE-TOKEN: glpat-test --data-urlencode body@BODY " + notesURL + "/99",
+		}
+		var got []string
+		for _, c := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			if i, j := strings.Index(c, "body@"), strings.LastIndex(c, " "); i >= 0 && j > i {
+				c = c[:i] + "body@BODY" + c[j:]
+			}
+			got = append(got, c)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("curl calls (-want +got):\n%s", diff)
+		}
+		golden(t, "comment.md", body)
 	})
 
 	t.Run("locally, without a forge, the comment goes to stdout", func(t *testing.T) {
