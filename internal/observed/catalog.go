@@ -129,19 +129,9 @@ const (
 // schemas and their objects with markers decoded, sources, clusters,
 // dependencies, readiness facts, the lease and the fingerprint. All
 // queries go out as one batch, so a pass costs one round trip however many
-// objects there are (plus one when the server lacks
-// mz_internal.mz_cluster_replica_statuses and pgx had to prepare the
-// batch, see CountingQuerier). Upstream is left nil: see ReadUpstream.
+// objects there are (see CountingQuerier). Upstream is left nil: see ReadUpstream.
 func Read(ctx context.Context, q Querier) (*model.Observed, error) {
-	obs, err := read(ctx, q, true)
-	if err != nil && isUndefined(err) && strings.Contains(err.Error(), "mz_cluster_replica_statuses") {
-		// The relation is optional: read again without it.
-		obs, err = read(ctx, q, false)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return obs, nil
+	return read(ctx, q)
 }
 
 // rawCatalog is the catalog as the queries return it, keyed by ID.
@@ -180,7 +170,7 @@ type rawReplica struct {
 	id, name, clusterID string
 }
 
-func read(ctx context.Context, q Querier, replicaStatuses bool) (*model.Observed, error) {
+func read(ctx context.Context, q Querier) (*model.Observed, error) {
 	raw := rawCatalog{
 		sourceTables:    map[string]rawSourceTable{},
 		mvClusters:      map[string]string{},
@@ -320,23 +310,21 @@ func read(ctx context.Context, q Querier, replicaStatuses bool) (*model.Observed
 			return nil
 		}},
 	}
-	if replicaStatuses {
-		steps = append(steps, struct {
-			what string
-			sql  string
-			scan func(pgx.Rows) error
-		}{"cluster replica statuses", qReplicaStatuses, func(r pgx.Rows) error {
-			var id, status string
-			if err := r.Scan(&id, &status); err != nil {
-				return err
-			}
-			// A replica is as healthy as its least healthy process.
-			if prev, ok := raw.replicaStatuses[id]; !ok || prev == "online" {
-				raw.replicaStatuses[id] = status
-			}
-			return nil
-		}})
-	}
+	steps = append(steps, struct {
+		what string
+		sql  string
+		scan func(pgx.Rows) error
+	}{"cluster replica statuses", qReplicaStatuses, func(r pgx.Rows) error {
+		var id, status string
+		if err := r.Scan(&id, &status); err != nil {
+			return err
+		}
+		// A replica is as healthy as its least healthy process.
+		if prev, ok := raw.replicaStatuses[id]; !ok || prev == "online" {
+			raw.replicaStatuses[id] = status
+		}
+		return nil
+	}})
 
 	b := &pgx.Batch{}
 	for _, s := range steps {

@@ -2,12 +2,9 @@ package observed
 
 import (
 	"context"
-	"errors"
-	"strings"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Querier is the little of a pgx connection the readers need. *pgx.Conn,
@@ -47,14 +44,3 @@ func (c *CountingQuerier) Requests() int64 { return c.requests.Load() }
 func (c *CountingQuerier) Reset() { c.requests.Store(0) }
 
 var _ Querier = (*pgx.Conn)(nil)
-
-// isUndefined reports whether err says a relation does not exist, in
-// PostgreSQL's words (42P01) or Materialize's ("unknown catalog item").
-func isUndefined(err error) bool {
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
-		return false
-	}
-	msg := strings.ToLower(pgErr.Message)
-	return pgErr.Code == "42P01" || strings.Contains(msg, "unknown catalog item") || strings.Contains(msg, "does not exist")
-}
