@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -45,8 +46,12 @@ func setupScript(e *testscript.Env) error {
 //	mzsql SQL   runs SQL against $MZSYNC_MATERIALIZE and prints rows (tab-separated)
 //	upsql SQL   the same against $PG_UPSTREAM_URL
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	"mzsql": func(ts *testscript.TestScript, neg bool, args []string) { sqlCmd(ts, neg, ts.Getenv("MZSYNC_MATERIALIZE"), args) },
-	"upsql": func(ts *testscript.TestScript, neg bool, args []string) { sqlCmd(ts, neg, ts.Getenv("PG_UPSTREAM_URL"), args) },
+	"mzsql": func(ts *testscript.TestScript, neg bool, args []string) {
+		sqlCmd(ts, neg, ts.Getenv("MZSYNC_MATERIALIZE"), args)
+	},
+	"upsql": func(ts *testscript.TestScript, neg bool, args []string) {
+		sqlCmd(ts, neg, ts.Getenv("PG_UPSTREAM_URL"), args)
+	},
 }
 
 func sqlCmd(ts *testscript.TestScript, neg bool, url string, args []string) {
@@ -101,5 +106,5 @@ func fmtCell(v any) string {
 	case []byte:
 		return string(x)
 	}
-	return strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(fmtAny(v), "\n", " "), "\t", " "))
+	return strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(fmt.Sprint(v), "\n", " "), "\t", " "))
 }

@@ -83,34 +83,6 @@ func textArray(v []string) string {
 	return "{" + strings.Join(q, ",") + "}"
 }
 
-// parseTextArray parses a text[] value as PostgreSQL prints it (simple
-// cases: identifiers with optional quoting).
-func parseTextArray(s string) []string {
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "{"), "}")
-	if s == "" {
-		return nil
-	}
-	var out []string
-	var b strings.Builder
-	inQ := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case inQ && c == '\\' && i+1 < len(s):
-			i++
-			b.WriteByte(s[i])
-		case c == '"':
-			inQ = !inQ
-		case c == ',' && !inQ:
-			out = append(out, b.String())
-			b.Reset()
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return append(out, b.String())
-}
-
 // item is a user catalog item.
 type item struct {
 	id, kind, name, schemaID, schemaName, fqname string
@@ -167,17 +139,6 @@ func (ss *session) resolveItem(ctx context.Context, parts []string) (*item, erro
 		return nil, errf(codeInternal, "unknown catalog item '%s'", strings.Join(parts, "."))
 	}
 	return it, nil
-}
-
-func (ss *session) itemByID(ctx context.Context, id string) (*item, error) {
-	rows, err := ss.q(ctx, `SELECT `+itemCols+` FROM mzemu_meta.items WHERE id = $1`, id)
-	if err != nil {
-		return nil, err
-	}
-	if len(rows) == 0 {
-		return nil, errf(codeInternal, "unknown catalog item '%s'", id)
-	}
-	return scanItem(rows[0]), nil
 }
 
 // lookupSchema finds a user schema; id is "" when there is none.

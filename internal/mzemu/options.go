@@ -133,8 +133,3 @@ func (p *parser) options() ([]option, error) {
 		}
 	}
 }
-
-// strValue is an option's value as a string (strings, idents and numbers).
-func (o option) strValue() string {
-	return o.str
-}
