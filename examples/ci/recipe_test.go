@@ -6,7 +6,6 @@ package ci_test
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,9 +15,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata")
+	"github.com/mzsync/mzsync/internal/golden"
+)
 
 // root is the repository root.
 func root(t *testing.T) string {
@@ -187,27 +186,6 @@ func (r *recipe) runScript(t *testing.T, extraEnv ...string) (code int, stdout s
 	return code, out.String(), calls, read("bodies")
 }
 
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run with -update to create it): %v", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s differs (-golden +got); rerun with -update if intended:\n%s", path, diff)
-	}
-}
-
 const listCall = `api --paginate repos/octo/manifests/issues/7/comments --jq .[] | select(.body | startswith("<!-- mzsync-diff -->")) | .id`
 
 // TestPullRequestComment runs the recipe's pull-request step the way the
@@ -226,7 +204,7 @@ func TestPullRequestComment(t *testing.T) {
 		if diff := cmp.Diff(want, normalizeCalls(calls)); diff != "" {
 			t.Errorf("gh calls (-want +got):\n%s", diff)
 		}
-		golden(t, "comment.md", body)
+		golden.Check(t, "comment.md", []byte(body))
 	})
 
 	t.Run("later push updates that comment", func(t *testing.T) {
@@ -242,7 +220,7 @@ func TestPullRequestComment(t *testing.T) {
 		if diff := cmp.Diff(want, normalizeCalls(calls)); diff != "" {
 			t.Errorf("gh calls (-want +got):\n%s", diff)
 		}
-		golden(t, "comment.md", body)
+		golden.Check(t, "comment.md", []byte(body))
 	})
 
 	v1 := filepath.Join(r.repo, "deploy", "app", "v1.yaml")
@@ -328,7 +306,7 @@ func TestPullRequestComment(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("curl calls (-want +got):\n%s", diff)
 		}
-		golden(t, "comment.md", body)
+		golden.Check(t, "comment.md", []byte(body))
 	})
 
 	t.Run("locally, without a forge, the comment goes to stdout", func(t *testing.T) {
@@ -336,7 +314,7 @@ func TestPullRequestComment(t *testing.T) {
 		if code != 0 || len(calls) != 0 {
 			t.Errorf("exit code %d and gh calls %q, want 0 and none", code, calls)
 		}
-		golden(t, "comment.md", stdout)
+		golden.Check(t, "comment.md", []byte(stdout))
 	})
 }
 

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"sync"
@@ -11,34 +10,10 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/mzsync/mzsync/internal/desired"
 	"github.com/mzsync/mzsync/internal/model"
 	"github.com/mzsync/mzsync/internal/reconcile"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create it): %v", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Fatalf("%s (-want +got):\n%s", name, diff)
-	}
-}
 
 // examples is the example manifest tree of the repository.
 var examples = os.DirFS(filepath.Join("..", "..", "examples", "manifests"))

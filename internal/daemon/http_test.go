@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/mzsync/mzsync/internal/drift"
+	"github.com/mzsync/mzsync/internal/golden"
 	"github.com/mzsync/mzsync/internal/model"
 	"github.com/mzsync/mzsync/internal/reconcile"
 )
@@ -179,7 +180,7 @@ func TestStatusJSON(t *testing.T) {
 	if parsed.LastAppliedRevision != "r1" || parsed.Catalog == nil || parsed.Catalog.Schemas[0].Active != "v2" || len(parsed.History) != 2 {
 		t.Fatalf("status does not report the applied revision, active version and history: %s", body)
 	}
-	golden(t, "status.json", []byte(body))
+	golden.Check(t, "status.json", []byte(body))
 }
 
 // TestMetrics proves /metrics exposes every daemon metric with the values

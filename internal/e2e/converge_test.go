@@ -3,39 +3,13 @@ package e2e_test
 import (
 	"bytes"
 	"context"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
+	"github.com/mzsync/mzsync/internal/golden"
 	"github.com/mzsync/mzsync/internal/reconcile"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create it): %v", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Fatalf("%s (-want +got):\n%s", name, diff)
-	}
-}
 
 func renderText(t *testing.T, p *reconcile.Plan) []byte {
 	t.Helper()
@@ -61,7 +35,7 @@ func TestConvergence(t *testing.T) {
 	// Revisions are content hashes; the golden files should not change
 	// when a comment in the examples does.
 	v2.Revision = "forward"
-	golden(t, "forward.txt", renderText(t, a.plan(t, v2)))
+	golden.Check(t, "forward.txt", renderText(t, a.plan(t, v2)))
 	mustApply(t, a, v2)
 	if p := a.plan(t, v2); !p.Empty() {
 		t.Fatalf("after apply the same state must plan empty, got:\n%s", renderText(t, p))
@@ -69,7 +43,7 @@ func TestConvergence(t *testing.T) {
 
 	back := withActive(v2, "app", "v1")
 	back.Revision = "rollback"
-	golden(t, "rollback.txt", renderText(t, a.plan(t, back)))
+	golden.Check(t, "rollback.txt", renderText(t, a.plan(t, back)))
 	before := len(a.rec.sent())
 	res := mustApply(t, a, back)
 	sent := a.rec.sent()[before:]

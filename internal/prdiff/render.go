@@ -2,10 +2,11 @@ package prdiff
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/mzsync/mzsync/internal/textout"
 )
 
 // FormatVersion is the version of RenderJSON's format. It changes only when
@@ -57,11 +58,11 @@ func Abbrev(rev string) string {
 // the head's versions after the merge, and the summary line.
 func RenderText(w io.Writer, r *Report) error {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "mzsync diff: base %s -> head %s\n\n", ascii(r.Base.label()), ascii(r.Head.label()))
+	fmt.Fprintf(&b, "mzsync diff: base %s -> head %s\n\n", textout.ASCII(r.Base.label()), textout.ASCII(r.Head.label()))
 	for _, f := range r.Findings {
-		fmt.Fprintf(&b, "%-7s %-17s %s\n", f.Severity, f.Kind, ascii(f.Message))
+		fmt.Fprintf(&b, "%-7s %-17s %s\n", f.Severity, f.Kind, textout.ASCII(f.Message))
 		for _, d := range f.Details {
-			fmt.Fprintf(&b, "%26s- %s\n", "", ascii(d))
+			fmt.Fprintf(&b, "%26s- %s\n", "", textout.ASCII(d))
 		}
 	}
 	if len(r.Findings) > 0 {
@@ -72,7 +73,7 @@ func RenderText(w io.Writer, r *Report) error {
 		for _, v := range s.Versions {
 			vs = append(vs, v.Name+" "+string(v.Role))
 		}
-		fmt.Fprintf(&b, "after the merge, schema %s: %s\n", ascii(s.Name), ascii(strings.Join(vs, ", ")))
+		fmt.Fprintf(&b, "after the merge, schema %s: %s\n", textout.ASCII(s.Name), textout.ASCII(strings.Join(vs, ", ")))
 	}
 	if len(r.Schemas) > 0 {
 		b.WriteByte('\n')
@@ -83,25 +84,6 @@ func RenderText(w io.Writer, r *Report) error {
 		return fmt.Errorf("write diff: %w", err)
 	}
 	return nil
-}
-
-// ascii escapes every non-ASCII and control character (names may hold
-// any), so text output is plain ASCII and a name cannot start a line.
-func ascii(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x7f || s[i] < 0x20 {
-			var b strings.Builder
-			for _, r := range s {
-				if r < 0x20 || r >= 0x7f {
-					fmt.Fprintf(&b, "\\u%04x", r)
-					continue
-				}
-				b.WriteRune(r)
-			}
-			return b.String()
-		}
-	}
-	return s
 }
 
 type jsonSide struct {
@@ -170,17 +152,7 @@ func RenderJSON(w io.Writer, r *Report) error {
 		}
 		out.Schemas = append(out.Schemas, js)
 	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		return fmt.Errorf("encode diff: %w", err)
-	}
-	if _, err := w.Write(b.Bytes()); err != nil {
-		return fmt.Errorf("write diff: %w", err)
-	}
-	return nil
+	return textout.WriteJSON(w, out)
 }
 
 // RenderMarkdown writes the report for a pull-request comment: Marker on
@@ -208,7 +180,7 @@ func RenderMarkdown(w io.Writer, r *Report, maxBytes int) error {
 		if f.Severity == Error {
 			sev = "**error**"
 		}
-		rows = append(rows, fmt.Sprintf("| %d | %s | `%s` | %s |\n", i+1, sev, mdCode(f.Subject), mdText(f.Message)))
+		rows = append(rows, fmt.Sprintf("| %d | %s | `%s` | %s |\n", i+1, sev, textout.MarkdownCode(f.Subject), textout.MarkdownText(f.Message)))
 	}
 	var blocks []string
 	for i, f := range r.Findings {
@@ -216,9 +188,9 @@ func RenderMarkdown(w io.Writer, r *Report, maxBytes int) error {
 			continue
 		}
 		var s strings.Builder
-		fmt.Fprintf(&s, "<details><summary>%d. %s: %s</summary>\n\n", i+1, mdText(f.Subject), f.Kind)
+		fmt.Fprintf(&s, "<details><summary>%d. %s: %s</summary>\n\n", i+1, textout.MarkdownText(f.Subject), f.Kind)
 		for _, d := range f.Details {
-			s.WriteString("- " + mdText(d) + "\n")
+			s.WriteString("- " + textout.MarkdownText(d) + "\n")
 		}
 		s.WriteString("\n</details>\n")
 		blocks = append(blocks, s.String())
@@ -229,7 +201,7 @@ func RenderMarkdown(w io.Writer, r *Report, maxBytes int) error {
 		s.WriteString("| schema | version | role |\n|---|---|---|\n")
 		for _, sc := range r.Schemas {
 			for _, v := range sc.Versions {
-				fmt.Fprintf(&s, "| `%s` | `%s` | %s |\n", mdCode(sc.Name), mdCode(v.Name), v.Role)
+				fmt.Fprintf(&s, "| `%s` | `%s` | %s |\n", textout.MarkdownCode(sc.Name), textout.MarkdownCode(v.Name), v.Role)
 			}
 		}
 		s.WriteString("\n</details>\n")
@@ -289,7 +261,7 @@ func RenderMarkdown(w io.Writer, r *Report, maxBytes int) error {
 	}
 	out := compose(nRows, nBlocks)
 	if maxBytes > 0 && len(out) > maxBytes {
-		out = truncateUTF8(out, maxBytes)
+		out = textout.TruncateUTF8(out, maxBytes)
 	}
 	if _, err := io.WriteString(w, out); err != nil {
 		return fmt.Errorf("write diff: %w", err)
@@ -302,31 +274,13 @@ func mdSide(s Side) string {
 	if s.Ref == "" {
 		b.WriteString("the working tree")
 	} else {
-		b.WriteString("`" + mdCode(s.Ref) + "`")
+		b.WriteString("`" + textout.MarkdownCode(s.Ref) + "`")
 	}
 	if s.Revision != "" {
-		b.WriteString(" (`" + mdCode(Abbrev(s.Revision)) + "`)")
+		b.WriteString(" (`" + textout.MarkdownCode(Abbrev(s.Revision)) + "`)")
 	}
 	if s.Empty {
 		b.WriteString(" (no manifests)")
 	}
 	return b.String()
-}
-
-// mdCode makes s safe inside a one-backtick code span in a table cell.
-func mdCode(s string) string {
-	return strings.NewReplacer("`", "'", "|", `\|`, "\n", " ", "\r", " ").Replace(s)
-}
-
-// mdText makes s safe as Markdown text in a table cell or a list item:
-// no HTML, no code spans, no table breaks, one line.
-func mdText(s string) string {
-	return strings.NewReplacer("&", "&amp;", "|", `\|`, "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;", "`", "&#96;").Replace(s)
-}
-
-func truncateUTF8(s string, n int) string {
-	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
 }

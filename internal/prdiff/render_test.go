@@ -3,40 +3,13 @@ package prdiff
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
-	"github.com/google/go-cmp/cmp"
-
+	"github.com/mzsync/mzsync/internal/golden"
 	"github.com/mzsync/mzsync/internal/model"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run with -update to create it): %v", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s differs (-golden +got); rerun with -update if intended:\n%s", path, diff)
-	}
-}
 
 // renderReports are the reports the renderers are checked on: a merge with
 // a finding of every severity and details, a first deployment into an
@@ -80,7 +53,7 @@ func TestRenderGolden(t *testing.T) {
 				if !bytes.Equal(a.Bytes(), b.Bytes()) {
 					t.Error("two renderings of one report differ")
 				}
-				golden(t, name+"."+f.ext, a.Bytes())
+				golden.Check(t, name+"."+f.ext, a.Bytes())
 			})
 		}
 	}

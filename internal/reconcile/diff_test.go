@@ -3,40 +3,15 @@ package reconcile
 import (
 	"bytes"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/mzsync/mzsync/internal/golden"
 	"github.com/mzsync/mzsync/internal/model"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata")
-
-// golden compares got with testdata/name, rewriting it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create it): %v", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s differs from golden (-want +got):\n%s", path, diff)
-	}
-}
 
 // slug turns a test name into a portable file name.
 func slug(name string) string {
@@ -431,7 +406,7 @@ func TestDiff(t *testing.T) {
 			if err := RenderJSON(&b, p); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("diff", slug(tt.name)+".json"), b.Bytes())
+			golden.Check(t, filepath.Join("diff", slug(tt.name)+".json"), b.Bytes())
 			// Pure and deterministic: the same inputs give the same plan.
 			again, _ := Diff(c.obs, tt.des, tt.opts)
 			if diff := cmp.Diff(p, again); diff != "" {
@@ -539,7 +514,7 @@ func TestConvergence(t *testing.T) {
 			if err := RenderText(&b, p); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("convergence", slug(st.name)+".txt"), b.Bytes())
+			golden.Check(t, filepath.Join("convergence", slug(st.name)+".txt"), b.Bytes())
 			c.apply(p)
 			again, err := Diff(c.obs, st.des, st.opts)
 			if err != nil {

@@ -2,12 +2,12 @@ package reconcile
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/mzsync/mzsync/internal/model"
+	"github.com/mzsync/mzsync/internal/textout"
 )
 
 // PlanFormatVersion is the version of RenderJSON's format. It changes only
@@ -24,38 +24,19 @@ func RenderText(w io.Writer, p *Plan) error {
 		if c.Destructive {
 			line += " (destructive)"
 		}
-		b.WriteString(asciiOnly(line))
+		b.WriteString(textout.ASCII(line))
 		b.WriteByte('\n')
 	}
 	if len(p.Changes) > 0 {
 		b.WriteByte('\n')
 	}
-	b.WriteString(asciiOnly(p.Summary().String()))
+	b.WriteString(textout.ASCII(p.Summary().String()))
 	b.WriteByte('\n')
 	_, err := w.Write(b.Bytes())
 	if err != nil {
 		return fmt.Errorf("write plan: %w", err)
 	}
 	return nil
-}
-
-// asciiOnly replaces every non-ASCII or control character (names may hold
-// any) so text output stays plain ASCII on one line.
-func asciiOnly(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 || s[i] < 0x20 {
-			var b strings.Builder
-			for _, r := range s {
-				if r < 0x20 || r >= 0x7f {
-					fmt.Fprintf(&b, "\\u%04x", r)
-					continue
-				}
-				b.WriteRune(r)
-			}
-			return b.String()
-		}
-	}
-	return s
 }
 
 type jsonPlan struct {
@@ -103,21 +84,7 @@ func RenderJSON(w io.Writer, p *Plan) error {
 		jc.SearchPath = append(jc.SearchPath, c.SearchPath...)
 		out.Changes = append(out.Changes, jc)
 	}
-	return writeJSON(w, out)
-}
-
-func writeJSON(w io.Writer, v any) error {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("encode json: %w", err)
-	}
-	if _, err := w.Write(b.Bytes()); err != nil {
-		return fmt.Errorf("write json: %w", err)
-	}
-	return nil
+	return textout.WriteJSON(w, out)
 }
 
 // RenderMarkdown writes the plan for a pull-request comment: a heading, a
@@ -128,16 +95,16 @@ func writeJSON(w io.Writer, v any) error {
 func RenderMarkdown(w io.Writer, p *Plan, maxBytes int) error {
 	var head strings.Builder
 	head.WriteString("### mzsync plan\n\n")
-	fmt.Fprintf(&head, "Revision `%s`, computed from catalog fingerprint `%s`.\n\n", mdCode(p.Revision), mdCode(p.Fingerprint))
+	fmt.Fprintf(&head, "Revision `%s`, computed from catalog fingerprint `%s`.\n\n", textout.MarkdownCode(p.Revision), textout.MarkdownCode(p.Fingerprint))
 	summary := "**" + p.Summary().String() + "**\n"
 
 	var rows []string
 	for i, c := range p.Changes {
-		reason := mdCell(c.Reason)
+		reason := textout.MarkdownText(c.Reason)
 		if c.Destructive {
 			reason += " **(destructive)**"
 		}
-		rows = append(rows, fmt.Sprintf("| %d | %s | %s | `%s` | %s |\n", i+1, c.Op, c.Kind, mdCode(c.Target), reason))
+		rows = append(rows, fmt.Sprintf("| %d | %s | %s | `%s` | %s |\n", i+1, c.Op, c.Kind, textout.MarkdownCode(c.Target), reason))
 	}
 	var sqls []string
 	for i, c := range p.Changes {
@@ -145,7 +112,7 @@ func RenderMarkdown(w io.Writer, p *Plan, maxBytes int) error {
 			continue
 		}
 		var s strings.Builder
-		fmt.Fprintf(&s, "<details><summary>%d. %s %s</summary>\n\n", i+1, c.Op, mdHTML(c.Target))
+		fmt.Fprintf(&s, "<details><summary>%d. %s %s</summary>\n\n", i+1, c.Op, textout.HTML(c.Target))
 		fence := "```"
 		for strings.Contains(strings.Join(c.SQL, "\n"), fence) {
 			fence += "`"
@@ -222,32 +189,10 @@ func RenderMarkdown(w io.Writer, p *Plan, maxBytes int) error {
 	}
 	out := compose(nRows, nSQL)
 	if maxBytes > 0 && len(out) > maxBytes {
-		out = truncateUTF8(out, maxBytes)
+		out = textout.TruncateUTF8(out, maxBytes)
 	}
 	if _, err := io.WriteString(w, out); err != nil {
 		return fmt.Errorf("write plan: %w", err)
 	}
 	return nil
-}
-
-// mdCode makes s safe inside a one-backtick code span in a table cell.
-func mdCode(s string) string {
-	return strings.NewReplacer("`", "'", "|", `\|`, "\n", " ").Replace(s)
-}
-
-// mdCell makes s safe as a table cell.
-func mdCell(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;").Replace(s)
-}
-
-// mdHTML makes s safe inside HTML (the details summary).
-func mdHTML(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
-
-func truncateUTF8(s string, n int) string {
-	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/mzsync/mzsync/internal/golden"
 	"github.com/mzsync/mzsync/internal/model"
 )
 
@@ -64,7 +65,7 @@ func TestRenderGolden(t *testing.T) {
 				if !bytes.Equal(a.Bytes(), b.Bytes()) {
 					t.Error("two renderings of one plan differ")
 				}
-				golden(t, "render/"+name+"."+f.ext, a.Bytes())
+				golden.Check(t, "render/"+name+"."+f.ext, a.Bytes())
 			})
 		}
 	}

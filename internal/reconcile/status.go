@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/mzsync/mzsync/internal/model"
+	"github.com/mzsync/mzsync/internal/textout"
 )
 
 // StatusFormatVersion is the version of RenderStatusJSON's format.
@@ -274,24 +275,16 @@ func RenderStatusText(w io.Writer, r StatusReport) error {
 			fmt.Fprintf(&b, "  unowned (left alone): %s\n", u)
 		}
 	}
-	if _, err := io.WriteString(w, asciiOnlyLines(b.String())); err != nil {
+	if _, err := io.WriteString(w, textout.ASCIILines(b.String())); err != nil {
 		return fmt.Errorf("write status: %w", err)
 	}
 	return nil
 }
 
-func asciiOnlyLines(s string) string {
-	ls := strings.Split(s, "\n")
-	for i := range ls {
-		ls[i] = asciiOnly(ls[i])
-	}
-	return strings.Join(ls, "\n")
-}
-
 // RenderStatusJSON writes the status report as indented JSON with
 // format_version 1.
 func RenderStatusJSON(w io.Writer, r StatusReport) error {
-	return writeJSON(w, struct {
+	return textout.WriteJSON(w, struct {
 		FormatVersion int `json:"format_version"`
 		StatusReport
 	}{StatusFormatVersion, r})

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/mzsync/mzsync/internal/golden"
 	"github.com/mzsync/mzsync/internal/model"
 )
 
@@ -117,6 +118,6 @@ func TestStatusRenderGolden(t *testing.T) {
 	if err := RenderStatusJSON(&js, r); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "status/status.txt", txt.Bytes())
-	golden(t, "status/status.json", js.Bytes())
+	golden.Check(t, "status/status.txt", txt.Bytes())
+	golden.Check(t, "status/status.json", js.Bytes())
 }
