@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/go-git/go-git/v5/plumbing/object"
-
 	"github.com/mzsync/mzsync/internal/desired"
 	"github.com/mzsync/mzsync/internal/model"
 	"github.com/mzsync/mzsync/internal/prdiff"
@@ -107,7 +105,7 @@ func loadHead(e *env, dir, rev string) (*model.Desired, int) {
 func loadBase(e *env, dir, rev string) (*model.Desired, int) {
 	snap, err := desired.ReadRevision(dir, rev)
 	switch {
-	case errors.Is(err, object.ErrDirectoryNotFound):
+	case errors.Is(err, desired.ErrNoPath):
 		e.log.Info("manifest directory does not exist at base; comparing with no manifests", "base", rev, "dir", dir)
 		return &model.Desired{}, exitOK
 	case err != nil:

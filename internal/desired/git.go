@@ -323,6 +323,9 @@ func commitFS(repo *git.Repository, hash plumbing.Hash, sub string) (fs.FS, erro
 	sub = strings.Trim(path.Clean("/"+filepath.ToSlash(sub)), "/")
 	if sub != "" {
 		tree, err = tree.Tree(sub)
+		if errors.Is(err, object.ErrDirectoryNotFound) {
+			return nil, fmt.Errorf("path %q at commit %s: %w", sub, hash.String()[:12], ErrNoPath)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("path %q at commit %s: %w", sub, hash.String()[:12], err)
 		}

@@ -2,12 +2,17 @@ package desired
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 
 	"github.com/mzsync/mzsync/internal/model"
 )
+
+// ErrNoPath reports that the manifest directory does not exist at a git
+// revision (e.g. the base of the pull request that adds it).
+var ErrNoPath = errors.New("manifest directory does not exist at this revision")
 
 // Snapshot is a manifest tree at one revision.
 type Snapshot struct {
