@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -37,6 +41,12 @@ func setupScript(e *testscript.Env) error {
 	)
 	env.MaterializeExec(env.ConnectionSQL("pg_conn"))
 	e.Setenv("MZSYNC_MATERIALIZE", env.MaterializeURL)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	e.Setenv("HTTP_ADDR", l.Addr().String())
+	l.Close()
 	e.Setenv("PG_UPSTREAM_URL", env.UpstreamURL)
 	return nil
 }
@@ -45,7 +55,9 @@ func setupScript(e *testscript.Env) error {
 //
 //	mzsql SQL   runs SQL against $MZSYNC_MATERIALIZE and prints rows (tab-separated)
 //	upsql SQL   the same against $PG_UPSTREAM_URL
+//	httpwait URL REGEXP   polls GET URL (up to 60s) until the body matches
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	"httpwait": httpWait,
 	"mzsql": func(ts *testscript.TestScript, neg bool, args []string) {
 		sqlCmd(ts, neg, ts.Getenv("MZSYNC_MATERIALIZE"), args)
 	},
@@ -107,4 +119,30 @@ func fmtCell(v any) string {
 		return string(x)
 	}
 	return strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(fmt.Sprint(v), "\n", " "), "\t", " "))
+}
+
+func httpWait(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: httpwait URL REGEXP")
+	}
+	re, err := regexp.Compile(args[1])
+	ts.Check(err)
+	deadline := time.Now().Add(60 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(args[0])
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			last = string(b)
+			if re.MatchString(last) {
+				ts.Stdout().Write(b)
+				return
+			}
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ts.Fatalf("GET %s never matched %q; last answer:\n%s", args[0], args[1], last)
 }
