@@ -3,12 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/mzsync/mzsync/internal/drift"
+	"github.com/mzsync/mzsync/internal/propose"
 )
 
 func init() {
@@ -23,6 +27,7 @@ func runDrift(ctx context.Context, e *env, args []string) int {
 	mz.register(fs)
 	format := fs.String("format", "text", "output format: text or json")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when drift is found")
+	proposeDir := fs.String("propose", "", "write the next version's manifest for each drifted schema into this directory (<schema>/<version>.yaml)")
 	if err := parseFlags(fs, e, args); err != nil {
 		return flagError(e, "drift", err)
 	}
@@ -60,6 +65,12 @@ func runDrift(ctx context.Context, e *env, args []string) int {
 	} else {
 		renderDriftText(e.stdout, rep)
 	}
+	if *proposeDir != "" {
+		if err := writeProposals(e, *proposeDir, propose.Next(des, rep)); err != nil {
+			fmt.Fprintf(e.stderr, "mzsync drift: %v\n", err)
+			return exitError
+		}
+	}
 	if *detailed && rep.Found() {
 		return exitChanges
 	}
@@ -87,4 +98,31 @@ func renderDriftText(w io.Writer, rep *drift.Report) {
 	default:
 		fmt.Fprintln(w, "No drift.")
 	}
+}
+
+// writeProposals writes each proposed manifest under dir, never over an
+// existing file, and says on stderr what it wrote.
+func writeProposals(e *env, dir string, files []propose.File) error {
+	for _, f := range files {
+		path := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("propose %s: %w", f.Version, err)
+		}
+		out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("propose %s: %s exists; not overwritten", f.Version, path)
+		}
+		if err != nil {
+			return fmt.Errorf("propose %s: %w", f.Version, err)
+		}
+		_, werr := out.Write(f.Content)
+		if cerr := out.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return fmt.Errorf("propose %s: write %s: %w", f.Version, path, werr)
+		}
+		fmt.Fprintf(e.stderr, "proposed %s (replacing %s) in %s; set active: %s in schema %s to use it\n", f.Version, f.Replaces, path, f.Version.Version, f.Version.Schema)
+	}
+	return nil
 }
