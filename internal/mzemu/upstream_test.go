@@ -1,6 +1,7 @@
 package mzemu_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,12 @@ func TestUpstreamChanges(t *testing.T) {
 	for _, tb := range upstreamTables {
 		ids[tb] = itemID(t, c, "public", tb)
 	}
+	// Every table's snapshot first, so "running" below means "not ceased"
+	// and not "no longer starting" on a loaded machine.
+	eventually(t, "every table to be running", func() bool {
+		r := queryRows(t, c, `SELECT count(*) FROM mz_internal.mz_source_statuses WHERE type = 'table' AND status = 'running'`)
+		return r[0][0] == strconv.Itoa(len(upstreamTables))
+	})
 	// Compatible changes first: once the incompatible ones (made after
 	// them) are seen, the watcher has also seen these.
 	e.UpstreamExec(
