@@ -16,7 +16,7 @@ trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "Start mzemu --embedded (Materialize emulator over a throwaway PostgreSQL)"
-"$BIN/mzemu" --embedded --hydration-delay 1500ms >"$work/endpoints" 2>"$work/mzemu.log" &
+"$BIN/mzemu" --embedded --listen 127.0.0.1:0 --hydration-delay 1500ms >"$work/endpoints" 2>"$work/mzemu.log" &
 emu_pid=$!
 for _ in $(seq 1 100); do
   grep -q '^upstream=' "$work/endpoints" 2>/dev/null && break
