@@ -59,11 +59,13 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		}
 	}
 
-	lopts := reconcile.LeaseOptions{Owner: reconcile.DefaultOwner(), TTL: *leaseTTL, Log: e.log}
+	var d *daemon.Daemon
+	lopts := reconcile.LeaseOptions{Owner: reconcile.DefaultOwner(), TTL: *leaseTTL, Log: e.log,
+		OnChange: func(held bool) { d.SetLeaseHeld(held) }}
 	pass := func(ctx context.Context, des *model.Desired) (daemon.Outcome, error) {
 		return leasedPass(ctx, e, &mz, des, reconcile.Options{AllowDrop: *allowDrop}, lopts)
 	}
-	d := daemon.New(daemon.Config{Source: source, Pass: pass, Interval: *interval, Log: e.log})
+	d = daemon.New(daemon.Config{Source: source, Pass: pass, Interval: *interval, Log: e.log})
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -252,9 +252,7 @@ func (d *Daemon) Reconcile(ctx context.Context) time.Duration {
 		return d.finish(rec, ResultStalled, reason, fmt.Errorf("load revision %s: %w", snap.Revision, err), Outcome{}, false)
 	}
 
-	d.metrics.leaseHeld.Set(1)
 	out, passErr := d.cfg.Pass(ctx, des)
-	d.metrics.leaseHeld.Set(0)
 	if ctx.Err() != nil {
 		return 0
 	}
@@ -393,6 +391,16 @@ func (d *Daemon) jitter(delay time.Duration) time.Duration {
 	}
 	f := 1 + d.cfg.Jitter*(2*d.cfg.Rand()-1)
 	return time.Duration(float64(delay) * f)
+}
+
+// SetLeaseHeld records whether this process holds the apply lease (wire
+// it to reconcile.LeaseOptions.OnChange); /metrics exports it.
+func (d *Daemon) SetLeaseHeld(held bool) {
+	v := 0.0
+	if held {
+		v = 1
+	}
+	d.metrics.leaseHeld.Set(v)
 }
 
 // Ready reports whether a pass has completed since start (for /readyz).

@@ -87,7 +87,9 @@ func TestLeaseLockedAndTakeover(t *testing.T) {
 
 	// The holder dies; its lease expires.
 	clock = clock.Add(2 * time.Minute)
-	taken, err := reconcile.AcquireLease(ctx, second.lease, reconcile.LeaseOptions{Owner: "laptop", TTL: time.Minute, Now: now})
+	var events []bool
+	taken, err := reconcile.AcquireLease(ctx, second.lease, reconcile.LeaseOptions{Owner: "laptop", TTL: time.Minute, Now: now,
+		OnChange: func(held bool) { events = append(events, held) }})
 	if err != nil {
 		t.Fatalf("takeover of an expired lease: %v", err)
 	}
@@ -100,6 +102,9 @@ func TestLeaseLockedAndTakeover(t *testing.T) {
 	}
 	if err := taken.Release(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if len(events) != 2 || !events[0] || events[1] {
+		t.Fatalf("OnChange saw %v, want [true false] (acquired, released)", events)
 	}
 	// Released: anyone may take it at once.
 	again, err := reconcile.AcquireLease(ctx, first.lease, reconcile.LeaseOptions{Owner: "ci-runner-1", TTL: time.Minute, Now: now})

@@ -87,6 +87,10 @@ type LeaseOptions struct {
 	Now func() time.Time
 	// Log receives lease events. Default: discard.
 	Log *slog.Logger
+	// OnChange, when set, is told when this writer starts (true) and stops
+	// (false) holding the lease: acquired, released, or lost. The daemon
+	// exports it as a metric.
+	OnChange func(held bool)
 }
 
 func (o *LeaseOptions) defaults() {
@@ -104,6 +108,9 @@ func (o *LeaseOptions) defaults() {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.OnChange == nil {
+		o.OnChange = func(bool) {}
 	}
 }
 
@@ -195,6 +202,7 @@ func tryAcquire(ctx context.Context, db DB, opts *LeaseOptions, commentless *tim
 			return nil, fmt.Errorf("record apply lease owner: %w", err)
 		}
 		opts.Log.Debug("apply lease acquired", "owner", opts.Owner)
+		opts.OnChange(true)
 		return l, nil
 	}
 	if !isAlreadyExists(err) {
@@ -272,6 +280,7 @@ func (l *Lease) Renew(ctx context.Context) error {
 func (l *Lease) Release(ctx context.Context) error {
 	if err := l.check(ctx); err != nil {
 		if errors.Is(err, ErrLeaseLost) {
+			l.opts.OnChange(false)
 			return nil
 		}
 		return err
@@ -279,6 +288,7 @@ func (l *Lease) Release(ctx context.Context) error {
 	if err := l.db.Exec(ctx, "DROP SCHEMA IF EXISTS "+model.QuoteIdent(LeaseSchema)); err != nil {
 		return fmt.Errorf("release apply lease: %w", err)
 	}
+	l.opts.OnChange(false)
 	return nil
 }
 
@@ -304,6 +314,7 @@ func (l *Lease) KeepAlive(ctx context.Context) (context.Context, func()) {
 				}
 				if errors.Is(err, ErrLeaseLost) || !l.opts.Now().Before(l.expires) {
 					l.opts.Log.Error("apply lease lost; stopping", "err", err)
+					l.opts.OnChange(false)
 					cancel(ErrLeaseLost)
 					return
 				}
