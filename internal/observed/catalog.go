@@ -4,9 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,18 +12,6 @@ import (
 
 	"github.com/mzsync/mzsync/internal/model"
 )
-
-// LeaseSchema is the schema whose existence is the apply lease
-// (internal/reconcile owns it). Read leaves it out of Schemas and decodes
-// its comment into Observed.Lease.
-const LeaseSchema = "mzsync_lease"
-
-// staleLeasePrefix starts the names a lease takeover renames an expired
-// lease schema to before dropping it. Such schemas are listed, but the
-// fingerprint ignores them: they come and go while a writer takes over.
-const staleLeasePrefix = "mzsync_lease_stale_"
-
-const leaseCommentPrefix = "mzsync:lease"
 
 // The catalog queries. They filter on current_database() through
 // mz_schemas/mz_databases (system schemas have no database and drop out),
@@ -364,7 +350,7 @@ func assemble(raw *rawCatalog) *model.Observed {
 
 	schemaIdx := map[string]int{}
 	for _, s := range raw.schemas {
-		if s.Name == LeaseSchema {
+		if s.Name == model.LeaseSchema {
 			obs.Lease = decodeLease(s.Comment)
 			continue
 		}
@@ -476,39 +462,11 @@ func assemble(raw *rawCatalog) *model.Observed {
 	return obs
 }
 
-// decodeLease reads the lease schema's comment,
-// "mzsync:lease owner=<id> expires=<RFC3339>". A schema without a (valid)
-// comment is a lease being acquired: Owner empty, Expires zero.
+// decodeLease reads the lease schema's comment. A schema without a
+// (valid) comment is a lease being acquired: Owner empty, Expires zero.
 func decodeLease(comment string) *model.Lease {
-	l := &model.Lease{}
-	rest, ok := strings.CutPrefix(comment, leaseCommentPrefix+" ")
-	if !ok {
-		return l
-	}
-	var owner string
-	var expires time.Time
-	for _, f := range strings.Fields(rest) {
-		k, v, _ := strings.Cut(f, "=")
-		switch k {
-		case "owner":
-			// The writer path-escapes the owner so it holds no spaces.
-			o, err := url.PathUnescape(v)
-			if err != nil {
-				return l
-			}
-			owner = o
-		case "expires":
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return l
-			}
-			expires = t
-		}
-	}
-	if owner == "" || expires.IsZero() {
-		return l
-	}
-	return &model.Lease{Owner: owner, Expires: expires}
+	l, _ := model.ParseLeaseComment(comment)
+	return &l
 }
 
 // intervalDuration converts an interval to a duration, counting a month

@@ -179,7 +179,7 @@ func TestLeaseSchemaWithoutCommentIsAnEmptyLease(t *testing.T) {
 		t.Fatalf("lease (-want +got):\n%s", diff)
 	}
 	for _, s := range got.Schemas {
-		if s.Name == LeaseSchema {
+		if s.Name == model.LeaseSchema {
 			t.Fatal("the lease schema is listed among the schemas")
 		}
 	}

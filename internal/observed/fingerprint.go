@@ -48,7 +48,7 @@ func Fingerprint(obs *model.Observed) string {
 	fp.Format = 1
 	fp.Database = obs.Database
 	for _, s := range obs.Schemas {
-		if strings.HasPrefix(s.Name, staleLeasePrefix) {
+		if strings.HasPrefix(s.Name, model.StaleLeasePrefix) {
 			continue
 		}
 		fs := fpSchema{ID: s.ID, Name: s.Name, Comment: s.Comment}

@@ -7,15 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/mzsync/mzsync/internal/model"
 )
 
-// LeaseSchema is the schema whose existence is the apply lease.
+// The apply lease is the schema model.LeaseSchema.
 //
 // Materialize has no advisory locks and no row locks mzsync could rely on,
 // but catalog changes are atomic and serialized: exactly one of several
@@ -32,10 +30,7 @@ import (
 //
 // A lease without a comment (its owner died between the two statements) is
 // treated as expired once it has been seen without one for a full TTL.
-const LeaseSchema = "mzsync_lease"
-
-// LeaseCommentPrefix starts the lease schema's comment.
-const LeaseCommentPrefix = "mzsync:lease"
+const leaseSchema = model.LeaseSchema
 
 // ErrLocked reports that another writer holds the lease.
 var ErrLocked = errors.New("locked")
@@ -135,41 +130,10 @@ type Lease struct {
 // Owner returns the lease holder's identity.
 func (l *Lease) Owner() string { return l.opts.Owner }
 
-// EncodeLeaseComment renders the lease comment.
-func EncodeLeaseComment(owner string, expires time.Time) string {
-	return fmt.Sprintf("%s owner=%s expires=%s", LeaseCommentPrefix, url.PathEscape(owner), expires.UTC().Format(time.RFC3339Nano))
-}
-
-// ParseLeaseComment decodes a lease comment. ok is false for anything else.
-func ParseLeaseComment(comment string) (owner string, expires time.Time, ok bool) {
-	rest, found := strings.CutPrefix(comment, LeaseCommentPrefix+" ")
-	if !found {
-		return "", time.Time{}, false
-	}
-	for _, f := range strings.Fields(rest) {
-		k, v, _ := strings.Cut(f, "=")
-		switch k {
-		case "owner":
-			o, err := url.PathUnescape(v)
-			if err != nil {
-				return "", time.Time{}, false
-			}
-			owner = o
-		case "expires":
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return "", time.Time{}, false
-			}
-			expires = t
-		}
-	}
-	return owner, expires, owner != "" && !expires.IsZero()
-}
-
 var leaseCommentQuery = `SELECT COALESCE(c.comment, '') FROM mz_catalog.mz_schemas s
   JOIN mz_catalog.mz_databases d ON d.id = s.database_id
   LEFT JOIN mz_internal.mz_comments c ON c.id = s.id AND c.object_type = 'schema' AND c.object_sub_id IS NULL
- WHERE d.name = current_database() AND s.name = ` + model.QuoteLiteral(LeaseSchema)
+ WHERE d.name = current_database() AND s.name = ` + model.QuoteLiteral(leaseSchema)
 
 // AcquireLease takes the apply lease, taking over an expired one. When the
 // lease is held and opts.Wait is false it returns a *LockedError.
@@ -195,7 +159,7 @@ func AcquireLease(ctx context.Context, db DB, opts LeaseOptions) (*Lease, error)
 }
 
 func tryAcquire(ctx context.Context, db DB, opts *LeaseOptions, commentless *time.Time) (*Lease, error) {
-	err := db.Exec(ctx, "CREATE SCHEMA "+model.QuoteIdent(LeaseSchema))
+	err := db.Exec(ctx, "CREATE SCHEMA "+model.QuoteIdent(leaseSchema))
 	if err == nil {
 		l := &Lease{db: db, opts: *opts}
 		if err := l.writeComment(ctx); err != nil {
@@ -217,7 +181,8 @@ func tryAcquire(ctx context.Context, db DB, opts *LeaseOptions, commentless *tim
 		return tryAcquire(ctx, db, opts, commentless)
 	}
 	now := opts.Now()
-	owner, expires, ok := ParseLeaseComment(comment)
+	held, ok := model.ParseLeaseComment(comment)
+	owner, expires := held.Owner, held.Expires
 	if !ok {
 		if commentless.IsZero() {
 			*commentless = now
@@ -230,8 +195,8 @@ func tryAcquire(ctx context.Context, db DB, opts *LeaseOptions, commentless *tim
 		return nil, &LockedError{Owner: owner, Expires: expires}
 	}
 	// Expired: take it over. Exactly one contender's rename succeeds.
-	stale := fmt.Sprintf("%s_stale_%d", LeaseSchema, now.UnixNano())
-	if err := db.Exec(ctx, "ALTER SCHEMA "+model.QuoteIdent(LeaseSchema)+" RENAME TO "+model.QuoteIdent(stale)); err != nil {
+	stale := fmt.Sprintf("%s%d", model.StaleLeasePrefix, now.UnixNano())
+	if err := db.Exec(ctx, "ALTER SCHEMA "+model.QuoteIdent(leaseSchema)+" RENAME TO "+model.QuoteIdent(stale)); err != nil {
 		if isUnknown(err) || isAlreadyExists(err) {
 			return nil, &LockedError{Owner: owner, Expires: expires}
 		}
@@ -247,7 +212,7 @@ func tryAcquire(ctx context.Context, db DB, opts *LeaseOptions, commentless *tim
 
 func (l *Lease) writeComment(ctx context.Context) error {
 	expires := l.opts.Now().Add(l.opts.TTL)
-	if err := l.db.Exec(ctx, "COMMENT ON SCHEMA "+model.QuoteIdent(LeaseSchema)+" IS "+model.QuoteLiteral(EncodeLeaseComment(l.opts.Owner, expires))); err != nil {
+	if err := l.db.Exec(ctx, "COMMENT ON SCHEMA "+model.QuoteIdent(leaseSchema)+" IS "+model.QuoteLiteral(model.Lease{Owner: l.opts.Owner, Expires: expires}.String())); err != nil {
 		return err
 	}
 	l.expires = expires
@@ -260,8 +225,8 @@ func (l *Lease) check(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read apply lease: %w", err)
 	}
-	owner, _, _ := ParseLeaseComment(comment)
-	if !found || owner != l.opts.Owner {
+	held, _ := model.ParseLeaseComment(comment)
+	if !found || held.Owner != l.opts.Owner {
 		return ErrLeaseLost
 	}
 	return nil
@@ -285,7 +250,7 @@ func (l *Lease) Release(ctx context.Context) error {
 		}
 		return err
 	}
-	if err := l.db.Exec(ctx, "DROP SCHEMA IF EXISTS "+model.QuoteIdent(LeaseSchema)); err != nil {
+	if err := l.db.Exec(ctx, "DROP SCHEMA IF EXISTS "+model.QuoteIdent(leaseSchema)); err != nil {
 		return fmt.Errorf("release apply lease: %w", err)
 	}
 	l.opts.OnChange(false)
