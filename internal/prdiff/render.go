@@ -233,36 +233,7 @@ func RenderMarkdown(w io.Writer, r *Report, maxBytes int) error {
 		b.WriteString(note(len(rows)-nRows, len(blocks)-nBlocks))
 		return b.String()
 	}
-	nRows, nBlocks := len(rows), len(blocks)
-	if maxBytes > 0 {
-		// Sizes without composing: the fixed part plus running sums.
-		size := func(nr, nb int) int {
-			n := head.Len() + len(note(len(rows)-nr, len(blocks)-nb))
-			if nr > 0 {
-				n += 1 + len(tableHead)
-			}
-			if nb > 0 {
-				n++
-			}
-			for _, row := range rows[:nr] {
-				n += len(row)
-			}
-			for _, blk := range blocks[:nb] {
-				n += len(blk)
-			}
-			return n
-		}
-		for nBlocks > 0 && size(nRows, nBlocks) > maxBytes {
-			nBlocks--
-		}
-		for nRows > 0 && size(nRows, nBlocks) > maxBytes {
-			nRows--
-		}
-	}
-	out := compose(nRows, nBlocks)
-	if maxBytes > 0 && len(out) > maxBytes {
-		out = textout.TruncateUTF8(out, maxBytes)
-	}
+	out := textout.Fit(maxBytes, len(rows), len(blocks), compose)
 	if _, err := io.WriteString(w, out); err != nil {
 		return fmt.Errorf("write diff: %w", err)
 	}

@@ -161,36 +161,7 @@ func RenderMarkdown(w io.Writer, p *Plan, maxBytes int) error {
 		b.WriteString(note(len(rows)-nRows, len(sqls)-nSQL))
 		return b.String()
 	}
-	nRows, nSQL := len(rows), len(sqls)
-	if maxBytes > 0 {
-		// Sizes without composing: the fixed parts, plus prefix sums.
-		fixed := len(compose(0, 0)) - len(note(len(rows), len(sqls)))
-		rowSum, sqlSum := make([]int, len(rows)+1), make([]int, len(sqls)+1)
-		for i, r := range rows {
-			rowSum[i+1] = rowSum[i] + len(r)
-		}
-		for i, q := range sqls {
-			sqlSum[i+1] = sqlSum[i] + len(q)
-		}
-		size := func(nr, ns int) int {
-			n := fixed + rowSum[nr] + sqlSum[ns] + len(note(len(rows)-nr, len(sqls)-ns))
-			if ns > 0 {
-				n++ // the blank line before the SQL blocks
-			}
-			return n
-		}
-		// Leave out SQL blocks from the end first, then rows.
-		for nSQL > 0 && size(nRows, nSQL) > maxBytes {
-			nSQL--
-		}
-		for nRows > 0 && size(nRows, nSQL) > maxBytes {
-			nRows--
-		}
-	}
-	out := compose(nRows, nSQL)
-	if maxBytes > 0 && len(out) > maxBytes {
-		out = textout.TruncateUTF8(out, maxBytes)
-	}
+	out := textout.Fit(maxBytes, len(rows), len(sqls), compose)
 	if _, err := io.WriteString(w, out); err != nil {
 		return fmt.Errorf("write plan: %w", err)
 	}

@@ -80,3 +80,44 @@ func WriteJSON(w io.Writer, v any) error {
 	}
 	return nil
 }
+
+// Fit renders a document of rows and blocks (e.g. a Markdown table and
+// collapsible details) within maxBytes. compose renders the document with
+// the first r rows and b blocks, including any note about what it left
+// out. Fit keeps everything when it fits; otherwise it leaves out blocks
+// from the end first, then rows, keeping as many as fit, and as a last
+// resort cuts the text at maxBytes. maxBytes <= 0 means no cap. compose is
+// called O(log n) times, never once per row.
+func Fit(maxBytes, rows, blocks int, compose func(r, b int) string) string {
+	out := compose(rows, blocks)
+	if maxBytes <= 0 || len(out) <= maxBytes {
+		return out
+	}
+	fits := func(r, b int) bool { return len(compose(r, b)) <= maxBytes }
+	r, b := rows, 0
+	if fits(rows, 0) {
+		// The most blocks that fit beside every row (fewer than all).
+		lo, hi := 0, blocks-1
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			if fits(rows, mid) {
+				lo = mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		b = lo
+	} else {
+		lo, hi := 0, rows-1
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			if fits(mid, 0) {
+				lo = mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		r = lo
+	}
+	return TruncateUTF8(compose(r, b), maxBytes)
+}

@@ -2,6 +2,8 @@ package textout
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -53,5 +55,42 @@ func TestWriteJSON(t *testing.T) {
 	}
 	if got, want := b.String(), "{\n  \"sql\": \"a < b\"\n}\n"; got != want {
 		t.Fatalf("WriteJSON = %q, want %q", got, want)
+	}
+}
+
+func TestFit(t *testing.T) {
+	row, block := "row-line\n", "block-block-block\n"
+	compose := func(r, b int) string {
+		s := "head\n" + strings.Repeat(row, r) + strings.Repeat(block, b)
+		if r < 10 || b < 4 {
+			s += fmt.Sprintf("(%d rows, %d blocks left out)\n", 10-r, 4-b)
+		}
+		return s
+	}
+	// The policy, by brute force: everything if it fits; else the most
+	// blocks beside every row; else the most rows without blocks.
+	oracle := func(max int) string {
+		if max <= 0 || len(compose(10, 4)) <= max {
+			return compose(10, 4)
+		}
+		for b := 3; b >= 0; b-- {
+			if len(compose(10, b)) <= max {
+				return compose(10, b)
+			}
+		}
+		for r := 9; r >= 0; r-- {
+			if len(compose(r, 0)) <= max {
+				return compose(r, 0)
+			}
+		}
+		return TruncateUTF8(compose(0, 0), max)
+	}
+	for max := 0; max <= len(compose(10, 4))+2; max++ {
+		if got, want := Fit(max, 10, 4, compose), oracle(max); got != want {
+			t.Fatalf("Fit(%d) = %q, want %q", max, got, want)
+		}
+	}
+	if got := Fit(3, 10, 4, compose); len(got) > 3 {
+		t.Fatalf("nothing fits: got %q, longer than the cap", got)
 	}
 }
