@@ -364,3 +364,16 @@ func (s *Server) runDDL(ctx context.Context, ss *session, list []*stmt, checkRev
 	}
 	return tag, nil
 }
+
+// claimItemName resolves the schema a new item named parts goes into and
+// checks that the name is free. skip is true when the name is taken and
+// IF NOT EXISTS was given (the notice is sent); a taken name is otherwise
+// Materialize's "already exists" error.
+func (x *ddlTx) claimItemName(ctx context.Context, parts []string, kind string, ifNotExists bool) (schema, name string, skip bool, err error) {
+	_, schema, name, exists, err := x.newItemTarget(ctx, parts)
+	if err != nil || exists == "" {
+		return schema, name, false, err
+	}
+	skip, err = x.alreadyExists(kind, exists, schema, name, ifNotExists)
+	return schema, name, skip && err == nil, err
+}

@@ -94,16 +94,10 @@ func parseCreateSecret(p *parser) (*stmt, error) {
 		return nil, p.errExpected("expression")
 	}
 	return ddlStmt(clsDDLSingle, "CREATE SECRET", func(ctx context.Context, x *ddlTx) (string, error) {
-		sid, schema, name, exists, err := x.newItemTarget(ctx, parts)
-		if err != nil {
-			return "", err
+		schema, name, skip, err := x.claimItemName(ctx, parts, "secret", ine)
+		if err != nil || skip {
+			return "CREATE SECRET", err
 		}
-		if exists != "" {
-			if ok, err := x.alreadyExists("secret", exists, schema, name, ine); ok || err != nil {
-				return "CREATE SECRET", err
-			}
-		}
-		_ = sid
 		val, err := x.secretValue(ctx, expr)
 		if err != nil {
 			return "", err
@@ -209,14 +203,9 @@ func parseCreateConnection(p *parser) (*stmt, error) {
 		return nil, errf(codeInternal, "USER option is required")
 	}
 	return ddlStmt(clsDDLSingle, "CREATE CONNECTION", func(ctx context.Context, x *ddlTx) (string, error) {
-		_, schema, name, exists, err := x.newItemTarget(ctx, parts)
-		if err != nil {
-			return "", err
-		}
-		if exists != "" {
-			if ok, err := x.alreadyExists("connection", exists, schema, name, ine); ok || err != nil {
-				return "CREATE CONNECTION", err
-			}
+		schema, name, skip, err := x.claimItemName(ctx, parts, "connection", ine)
+		if err != nil || skip {
+			return "CREATE CONNECTION", err
 		}
 		c := co
 		var secretIDs []string
@@ -364,14 +353,9 @@ func parseCreateSource(p *parser) (*stmt, error) {
 		return nil, errf(codeInternal, "CONNECTION must specify PUBLICATION")
 	}
 	return ddlStmt(clsDDLTxn, "CREATE SOURCE", func(ctx context.Context, x *ddlTx) (string, error) {
-		_, schema, name, exists, err := x.newItemTarget(ctx, parts)
-		if err != nil {
-			return "", err
-		}
-		if exists != "" {
-			if ok, err := x.alreadyExists("source", exists, schema, name, ine); ok || err != nil {
-				return "CREATE SOURCE", err
-			}
+		schema, name, skip, err := x.claimItemName(ctx, parts, "source", ine)
+		if err != nil || skip {
+			return "CREATE SOURCE", err
 		}
 		conn, err := x.ss.resolveItem(ctx, connParts)
 		if err != nil {
@@ -529,14 +513,9 @@ func parseCreateTable(p *parser) (*stmt, error) {
 func parseCreateOrdinaryTable(p *parser, parts []string, ine bool) (*stmt, error) {
 	body := p.rest()
 	return ddlStmt(clsDDLSingle, "CREATE TABLE", func(ctx context.Context, x *ddlTx) (string, error) {
-		_, schema, name, exists, err := x.newItemTarget(ctx, parts)
-		if err != nil {
-			return "", err
-		}
-		if exists != "" {
-			if ok, err := x.alreadyExists("table", exists, schema, name, ine); ok || err != nil {
-				return "CREATE TABLE", err
-			}
+		schema, name, skip, err := x.claimItemName(ctx, parts, "table", ine)
+		if err != nil || skip {
+			return "CREATE TABLE", err
 		}
 		if err := x.exec(ctx, "CREATE TABLE "+qname(schema, name)+" "+stripDatabase(body)); err != nil {
 			return "", err

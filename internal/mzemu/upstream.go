@@ -205,14 +205,9 @@ func incompatibility(pinned, cur *tableDesc, inPublication bool, textCols []stri
 
 func (x *ddlTx) createSourceTable(ctx context.Context, parts []string, ine bool, srcParts, ref, textCols, excludeCols []string) (string, error) {
 	const tag = "CREATE TABLE"
-	_, schema, name, exists, err := x.newItemTarget(ctx, parts)
-	if err != nil {
-		return "", err
-	}
-	if exists != "" {
-		if ok, err := x.alreadyExists("table", exists, schema, name, ine); ok || err != nil {
-			return tag, err
-		}
+	schema, name, skip, err := x.claimItemName(ctx, parts, "table", ine)
+	if err != nil || skip {
+		return tag, err
 	}
 	src, err := x.ss.resolveItem(ctx, srcParts)
 	if err != nil {
