@@ -25,7 +25,8 @@ import (
 // says (upstream table t(a) = 10, publication mz_source, connection
 // pg_conn), with $MZSYNC_MATERIALIZE and $PG_UPSTREAM_URL pointing at it.
 // Objects hydrate at once; a script holds what must not be ready, e.g.
-// mzsql 'SELECT mzemu_control(''hold'', ''hydration'', ''app_v1.*'')'.
+// with mzemu_control('hold', 'hydration', 'app_v1.*') through mzsql
+// (quotes doubled inside the script's single-quoted argument).
 func setupScript(e *testscript.Env) error {
 	_, file, _, _ := runtime.Caller(0)
 	e.Setenv("REPO", filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..")))
