@@ -2,7 +2,7 @@ package mzemu
 
 // catalogVersion changes whenever bootstrapSQL changes, so a backing
 // database built by an older mzemu is rebuilt.
-const catalogVersion = "mzemu-catalog-7-roles1"
+const catalogVersion = "mzemu-catalog-8-roles1"
 
 // bootstrapSQL builds mzemu's hidden metadata schema (mzemu_meta), the
 // schema of pinned upstream foreign tables (mzemu_data) and the
@@ -66,8 +66,33 @@ CREATE TABLE mzemu_meta.objects (
   publication text,
   slot text,
   server_name text,
-  data_table text
+  data_table text,
+  held text
 );
+
+-- Test controls (Server.Hold/Release): objects whose name matches a hold
+-- of their class are created held, i.e. not ready until released.
+CREATE TABLE mzemu_meta.holds (kind text NOT NULL, pattern text NOT NULL, PRIMARY KEY (kind, pattern));
+CREATE FUNCTION mzemu_meta.hold_class(kind text, source_id text) RETURNS text LANGUAGE sql IMMUTABLE AS $f$
+  SELECT CASE WHEN kind = 'table' AND source_id IS NOT NULL THEN 'snapshot'
+              WHEN kind IN ('materialized-view', 'index') THEN 'hydration' END
+$f$;
+CREATE FUNCTION mzemu_meta.hold_matches(pattern text, schema_name text, name text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $f$
+  SELECT name LIKE p OR schema_name || '.' || name LIKE p
+    FROM (SELECT replace(replace(replace(replace(pattern, '\', '\\'), '%', '\%'), '_', '\_'), '*', '%') AS p) x
+$f$;
+CREATE FUNCTION mzemu_meta.apply_holds() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  SELECT h.kind INTO NEW.held FROM mzemu_meta.holds h
+    JOIN pg_catalog.pg_class c ON c.oid = NEW.oid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+   WHERE h.kind = mzemu_meta.hold_class(NEW.kind, NEW.source_id)
+     AND mzemu_meta.hold_matches(h.pattern, n.nspname::text, c.relname::text)
+   LIMIT 1;
+  RETURN NEW;
+END
+$f$;
+CREATE TRIGGER apply_holds BEFORE INSERT ON mzemu_meta.objects FOR EACH ROW EXECUTE FUNCTION mzemu_meta.apply_holds();
 CREATE TABLE mzemu_meta.comments (
   id text NOT NULL, object_type text NOT NULL, sub_id int4, comment text NOT NULL);
 CREATE UNIQUE INDEX ON mzemu_meta.comments (id, object_type, COALESCE(sub_id, -1));
@@ -78,16 +103,16 @@ CREATE TABLE mzemu_meta.connections (
   id text PRIMARY KEY, host text NOT NULL, port int4 NOT NULL, dbname text NOT NULL,
   username text, user_secret text, password_secret text);
 
-CREATE FUNCTION mzemu_meta.await_ready(obj text) RETURNS boolean LANGUAGE plpgsql STABLE AS $f$
+CREATE FUNCTION mzemu_meta.await_ready(obj text) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $f$
 DECLARE r record;
 BEGIN
   LOOP
-    SELECT o.ready_at, o.status, o.error INTO r FROM mzemu_meta.objects o WHERE o.id = obj;
+    SELECT o.ready_at, o.status, o.error, o.held INTO r FROM mzemu_meta.objects o WHERE o.id = obj;
     IF NOT FOUND THEN RETURN true; END IF;
     IF r.status = 'ceased' THEN
       RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = 'source must be dropped and recreated due to failure: ' || r.error;
     END IF;
-    EXIT WHEN r.ready_at IS NULL OR r.ready_at <= clock_timestamp();
+    EXIT WHEN r.held IS NULL AND (r.ready_at IS NULL OR r.ready_at <= clock_timestamp());
     PERFORM pg_sleep(0.005);
   END LOOP;
   RETURN true;
@@ -97,7 +122,7 @@ $f$;
 CREATE VIEW mzemu_meta.items AS
 SELECT o.*, c.relname::text AS name, s.id AS schema_id, n.nspname::text AS schema_name,
        'materialize.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS fqname,
-       o.ready_at IS NULL OR o.ready_at <= clock_timestamp() AS ready
+       o.held IS NULL AND (o.ready_at IS NULL OR o.ready_at <= clock_timestamp()) AS ready
   FROM mzemu_meta.objects o
   JOIN pg_catalog.pg_class c ON c.oid = o.oid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

@@ -621,7 +621,7 @@ func parseCreateView(p *parser, materialized, orReplace bool) (*stmt, error) {
 			if err := x.requireClusterPrivilege(ctx, clusterID, clusterName, 'C'); err != nil {
 				return "", err
 			}
-			body = fmt.Sprintf("SELECT * FROM (%s\n) AS mzemu_q WHERE mzemu_meta.await_ready(%s) OFFSET 0", q, model.QuoteLiteral(id))
+			body = fmt.Sprintf("SELECT * FROM (%s\n) AS mzemu_q WHERE (SELECT mzemu_meta.await_ready(%s)) OFFSET 0", q, model.QuoteLiteral(id))
 		} else {
 			body = q
 		}

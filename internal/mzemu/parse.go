@@ -37,6 +37,8 @@ type stmt struct {
 	ddl func(ctx context.Context, x *ddlTx) (string, error)
 	// local is answered by mzemu itself.
 	local func(ctx context.Context, ss *session) (string, error)
+	// control is a test control (SELECT mzemu_control(...)): its arguments.
+	control []string
 }
 
 // parser walks the tokens of one statement.
@@ -236,6 +238,9 @@ func parseStmt(text string) (*stmt, error) {
 	}
 	switch first.val {
 	case "select", "with", "values", "table", "explain", "fetch", "declare", "close":
+		if first.val == "select" && p.peekAt(1).isWord("mzemu_control") {
+			return parseControl(p)
+		}
 		if bad := advisoryLock(p.toks); bad != "" {
 			return nil, errf("42883", "function %s() does not exist", bad)
 		}

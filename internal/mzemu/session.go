@@ -328,12 +328,18 @@ func (ss *session) simpleQuery(ctx context.Context, q string) error {
 		}
 		st := parseStatement(text)
 		var p *prepared
-		err := ss.checkFaults(st)
+		lose, err := ss.checkFaults(st)
 		if err == nil {
 			p, err = ss.prepare(ctx, st)
 		}
 		if err == nil {
 			err = ss.run(ctx, p, nil, nil, nil, true)
+		}
+		if err == nil && lose {
+			if ss.tx.implicit {
+				ss.endImplicit(ctx, true)
+			}
+			return &dropConn{}
 		}
 		if err != nil {
 			var drop *dropConn
@@ -399,6 +405,10 @@ func (ss *session) prepare(ctx context.Context, st *stmt) (*prepared, error) {
 		return nil, st.err
 	}
 	p := &prepared{st: st}
+	if st.control != nil {
+		p.fields = controlFields
+		return p, nil
+	}
 	if st.query == nil {
 		for _, t := range lex(st.text) {
 			if t.kind == tokParam {
@@ -497,10 +507,14 @@ func (ss *session) execute(ctx context.Context, m *pgproto3.Execute) error {
 	if !ok {
 		return errf("34000", "portal %q does not exist", m.Portal)
 	}
-	if err := ss.checkFaults(pt.p.st); err != nil {
+	lose, err := ss.checkFaults(pt.p.st)
+	if err != nil {
 		return err
 	}
-	return ss.run(ctx, pt.p, pt.params, pt.paramFormats, pt.resultFormats, false)
+	if err := ss.run(ctx, pt.p, pt.params, pt.paramFormats, pt.resultFormats, false); err != nil || !lose {
+		return err
+	}
+	return &dropConn{}
 }
 
 func errAborted() error {
@@ -578,6 +592,8 @@ func (ss *session) run(ctx context.Context, p *prepared, params [][]byte, paramF
 		}
 		ss.tx.ddl = list
 		return ss.complete(tag)
+	case st.control != nil:
+		return ss.runControl(ctx, st, resultFormats, simple)
 	case st.local != nil:
 		tag, err := st.local(ctx, ss)
 		if err != nil {

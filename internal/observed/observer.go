@@ -23,7 +23,7 @@ type Observer struct {
 // it also inspects upstream; sources that cannot be inspected stay out of
 // Observed.Upstream and the joined error says why, next to a usable state.
 func (o *Observer) Observe(ctx context.Context) (*model.Observed, error) {
-	q, err := o.Conn(ctx)
+	q, err := o.conn(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (o *Observer) RefreshReadiness(ctx context.Context, obs *model.Observed) er
 			ids = append(ids, obj.ID)
 		}
 	}
-	q, err := o.Conn(ctx)
+	q, err := o.conn(ctx)
 	if err != nil {
 		return err
 	}
@@ -72,4 +72,13 @@ func (o *Observer) RefreshReadiness(ctx context.Context, obs *model.Observed) er
 		}
 	}
 	return nil
+}
+
+// conn returns the session, guarded against array parameters.
+func (o *Observer) conn(ctx context.Context) (Querier, error) {
+	q, err := o.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return MaterializeQuerier{Q: q}, nil
 }
