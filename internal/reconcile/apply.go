@@ -53,6 +53,11 @@ type ApplyOptions struct {
 	Progress func(WaitProgress)
 	// Sleep waits between retries and polls; tests may shorten it.
 	Sleep func(ctx context.Context, d time.Duration) error
+
+	// waitDeadline is when the readiness wait gives up, fixed when the
+	// first wait starts, so the timeout is a hard bound across retried
+	// passes and slow or hung polls.
+	waitDeadline time.Time
 }
 
 // WaitProgress reports a readiness poll.
@@ -204,14 +209,37 @@ func waitReady(ctx context.Context, obs Observer, des *model.Desired, id model.V
 		timeout = schema.Readiness.Timeout
 	}
 	start := time.Now()
+	wctx := ctx
+	if opts.Wait && timeout > 0 {
+		if opts.waitDeadline.IsZero() {
+			opts.waitDeadline = start.Add(timeout)
+		}
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(ctx, opts.waitDeadline)
+		defer cancel()
+	}
+	var last *VersionReadiness
+	// expired turns an error met after the wait's own deadline passed into
+	// the readiness timeout, with what was still pending.
+	expired := func(err error) error {
+		if ctx.Err() != nil || opts.waitDeadline.IsZero() || time.Now().Before(opts.waitDeadline) {
+			return err
+		}
+		what := "not ready"
+		if last != nil {
+			what = pendingSummary(*last)
+		}
+		return fmt.Errorf("%w: %s not ready after %s: %s", ErrReadinessTimeout, id, timeout.Round(time.Millisecond), what)
+	}
 	// One full observation to see the objects this pass created, then one
 	// readiness query per poll.
-	o, err := obs.Observe(ctx)
+	o, err := obs.Observe(wctx)
 	if err != nil {
-		return false, fmt.Errorf("observe readiness of %s: %w", id, err)
+		return false, expired(fmt.Errorf("observe readiness of %s: %w", id, err))
 	}
 	for {
 		r := Readiness(o, version, schema)
+		last = &r
 		if opts.Progress != nil {
 			opts.Progress(WaitProgress{Version: id, Readiness: r, Elapsed: time.Since(start)})
 		}
@@ -221,14 +249,14 @@ func waitReady(ctx context.Context, obs Observer, des *model.Desired, id model.V
 		if !opts.Wait {
 			return false, nil
 		}
-		if timeout > 0 && time.Since(start) >= timeout {
-			return false, fmt.Errorf("%w: %s not ready after %s: %s", ErrReadinessTimeout, id, timeout.Round(time.Millisecond), pendingSummary(r))
+		if !opts.waitDeadline.IsZero() && !time.Now().Before(opts.waitDeadline) {
+			return false, expired(context.DeadlineExceeded)
 		}
-		if err := opts.Sleep(ctx, opts.Poll); err != nil {
-			return false, err
+		if err := opts.Sleep(wctx, opts.Poll); err != nil {
+			return false, expired(err)
 		}
-		if err := obs.RefreshReadiness(ctx, o); err != nil {
-			return false, fmt.Errorf("poll readiness of %s: %w", id, err)
+		if err := obs.RefreshReadiness(wctx, o); err != nil {
+			return false, expired(fmt.Errorf("poll readiness of %s: %w", id, err))
 		}
 	}
 }
