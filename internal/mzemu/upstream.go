@@ -435,8 +435,8 @@ func (s *Server) checkUpstreams(ctx context.Context, db *pgx.Conn, ups map[strin
 	}
 	type check struct {
 		id, srcID, pinned, pub, connID string
-		textCols                []string
-		up                      upstreamParams
+		textCols                       []string
+		up                             upstreamParams
 	}
 	var checks []check
 	for rows.Next() {
