@@ -283,6 +283,8 @@ func parseStmt(text string) (*stmt, error) {
 		return parseAlter(p)
 	case "comment":
 		return parseComment(p)
+	case "grant", "revoke":
+		return parseGrant(p)
 	case "discard", "deallocate", "prepare", "execute":
 		return &stmt{cls: clsNeutral, query: rewriteQuery(text)}, nil
 	}
@@ -296,7 +298,7 @@ func parseStmt(text string) (*stmt, error) {
 // mzemu does not emulate.
 func isMZKeyword(w string) bool {
 	switch w {
-	case "grant", "revoke", "validate", "truncate", "prepare", "raise", "inspect":
+	case "validate", "truncate", "prepare", "raise", "inspect":
 		return true
 	}
 	return false
@@ -381,4 +383,20 @@ func backingIsolation(level string) string {
 	// read transaction, so the backing session stays READ COMMITTED.
 	_ = level
 	return ""
+}
+
+// parseGrant dispatches GRANT/REVOKE: privileges on objects (a privilege
+// list followed by ON) or role membership.
+func parseGrant(p *parser) (*stmt, error) {
+	grant := p.next().isWord("grant")
+	for i := p.pos; i < len(p.toks); i++ {
+		t := p.toks[i]
+		if t.isWord("on") {
+			return parseGrantPrivileges(p, grant)
+		}
+		if t.isWord("to") || t.isWord("from") {
+			break
+		}
+	}
+	return parseGrantRole(p, grant)
 }

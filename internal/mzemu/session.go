@@ -51,6 +51,10 @@ type session struct {
 	cluster    string
 	searchPath string // as the client set it
 
+	// The login role from the startup packet (roles.go).
+	roleID, roleName string
+	superuser        bool
+
 	stmts   map[string]*prepared
 	portals map[string]*portal
 	tx      txState
@@ -168,6 +172,17 @@ func (ss *session) accept(m *pgproto3.StartupMessage) (bool, error) {
 		return false, fmt.Errorf("connect backing: %w", redactErr(err))
 	}
 	ss.db = conn
+	if err := ss.login(ctx, m.Parameters["user"]); err != nil {
+		var me *mzError
+		if errors.As(err, &me) {
+			ss.fatal(me.Code, me.Message)
+			conn.Close(context.Background())
+			return false, nil
+		}
+		conn.Close(context.Background())
+		ss.fatal("58000", "mzemu: cannot read its catalog")
+		return false, fmt.Errorf("login: %w", err)
+	}
 	return true, nil
 }
 
@@ -183,7 +198,7 @@ func (ss *session) sendStartupParams() {
 		{"standard_conforming_strings", "on"},
 		{"TimeZone", "UTC"},
 		{"IntervalStyle", "postgres"},
-		{"is_superuser", "off"},
+		{"is_superuser", map[bool]string{true: "on", false: "off"}[ss.superuser]},
 		{"cluster", ss.cluster},
 		{"cluster_replica", ""},
 		{"default_cluster_replication_factor", "1"},
@@ -595,6 +610,11 @@ func (ss *session) run(ctx context.Context, p *prepared, params [][]byte, paramF
 				return err
 			}
 			ss.tx.backingOpen = true
+		}
+		if st.cls == clsRead || st.cls == clsWrite {
+			if err := ss.checkStatementPrivileges(ctx, st.text); err != nil {
+				return err
+			}
 		}
 		ss.tx.queries++
 		return ss.passthrough(ctx, p, params, paramFormats, resultFormats, simple)
