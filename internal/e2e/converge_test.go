@@ -5,7 +5,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mzsync/mzsync/internal/golden"
 	"github.com/mzsync/mzsync/internal/reconcile"
@@ -25,7 +24,7 @@ func renderText(t *testing.T, p *reconcile.Plan) []byte {
 // plan (active back to v1) matches its golden file and executes one swap
 // (and its live record) and no CREATE; after it the state plans empty again.
 func TestConvergence(t *testing.T) {
-	w := newWorld(t, 50*time.Millisecond)
+	w := newWorld(t)
 	a := w.applier()
 	v1 := load(t, repoPath("examples", "manifests-v1"))
 	mustApply(t, a, v1)

@@ -14,7 +14,7 @@ import (
 // manifests at once. Both wait for the lease; the DDL of one must lie
 // entirely before or after the DDL of the other.
 func TestConcurrentAppliesNeverInterleave(t *testing.T) {
-	w := newWorld(t, 50*time.Millisecond)
+	w := newWorld(t)
 	w.upExec("ALTER TABLE t ADD COLUMN b boolean DEFAULT false", "INSERT INTO t (a, b) VALUES (20, true)")
 	des := load(t, repoPath("examples", "manifests"))
 
@@ -69,7 +69,7 @@ func TestConcurrentAppliesNeverInterleave(t *testing.T) {
 // TestLeaseLockedAndTakeover: a held lease refuses a second writer with
 // "locked by <owner>"; once expired, it is taken over.
 func TestLeaseLockedAndTakeover(t *testing.T) {
-	w := newWorld(t, 0)
+	w := newWorld(t)
 	ctx := context.Background()
 	first, second := w.applier(), w.applier()
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mzsync/mzsync/internal/mzemu"
 	"github.com/mzsync/mzsync/internal/reconcile"
 )
 
@@ -28,13 +29,17 @@ func TestTransientErrorsAreRetried(t *testing.T) {
 			}
 		}},
 		{"connection dropped by the server mid-build", func(w *world) {
-			w.env.Server.Faults().DropConnectionAfter(4)
+			// The second build statement of v2, whichever session sends it;
+			// lease and catalog reads do not count.
+			if err := w.env.Server.Faults().Add(mzemu.Fault{Pattern: `(?i)^\s*CREATE .*app_v2`, Nth: 2, Action: mzemu.FaultDrop}); err != nil {
+				t.Fatal(err)
+			}
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			w := newWorld(t, 20*time.Millisecond)
+			w := newWorld(t)
 			a := w.applier()
 			mustApply(t, a, load(t, repoPath("examples", "manifests-v1")))
 			w.upExec("ALTER TABLE t ADD COLUMN b boolean DEFAULT false", "INSERT INTO t (a, b) VALUES (20, true)")

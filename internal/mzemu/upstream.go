@@ -332,7 +332,7 @@ func (x *ddlTx) createSourceTable(ctx context.Context, parts []string, ine bool,
 		model.QuoteIdent(id), strings.Join(ftCols, ", "), model.QuoteIdent(server), model.QuoteLiteral(desc.Schema), model.QuoteLiteral(desc.Table))); err != nil {
 		return "", err
 	}
-	if err := x.exec(ctx, fmt.Sprintf(`CREATE VIEW %s AS SELECT %s FROM mzemu_data.%s WHERE mzemu_meta.await_ready(%s) OFFSET 0`,
+	if err := x.exec(ctx, fmt.Sprintf(`CREATE VIEW %s AS SELECT %s FROM mzemu_data.%s WHERE (SELECT mzemu_meta.await_ready(%s)) OFFSET 0`,
 		qname(schema, name), strings.Join(viewCols, ", "), model.QuoteIdent(id), model.QuoteLiteral(id))); err != nil {
 		return "", err
 	}
@@ -371,13 +371,21 @@ func joinMin(names []string) string {
 	return strings.Join(q, ", ")
 }
 
-// watchUpstreams polls the upstream of every running source-fed table and
-// turns it ceased after an incompatible change, as Materialize's periodic
-// schema validation does (every 100ms here instead of 15s).
+// watchUpstreams re-validates the upstream of every running source-fed
+// table on each tick, as Materialize's periodic schema validation does
+// (every RevalidateInterval, and whenever Server.Revalidate asks).
 func (s *Server) watchUpstreams() {
 	defer close(s.done)
-	ticker := time.NewTicker(100 * time.Millisecond)
-	defer ticker.Stop()
+	interval := s.opts.RevalidateInterval
+	if interval == 0 {
+		interval = 15 * time.Second
+	}
+	var tick <-chan time.Time
+	if interval > 0 {
+		ticker := time.NewTicker(interval)
+		defer ticker.Stop()
+		tick = ticker.C
+	}
 	var db *pgx.Conn
 	ups := map[string]*pgx.Conn{}
 	defer func() {
@@ -389,20 +397,28 @@ func (s *Server) watchUpstreams() {
 		}
 	}()
 	for {
+		var reply chan error
 		select {
 		case <-s.ctx.Done():
 			return
-		case <-ticker.C:
+		case <-tick:
+		case reply = <-s.tickReq:
 		}
-		if db == nil || db.IsClosed() {
-			c, err := pgx.Connect(s.ctx, s.opts.BackingURL)
-			if err != nil {
-				continue
+		err := func() error {
+			if db == nil || db.IsClosed() {
+				c, err := pgx.Connect(s.ctx, s.opts.BackingURL)
+				if err != nil {
+					return fmt.Errorf("connect to backing database: %w", redactErr(err))
+				}
+				db = c
 			}
-			db = c
-		}
-		if err := s.checkUpstreams(s.ctx, db, ups); err != nil && s.ctx.Err() == nil {
+			return s.checkUpstreams(s.ctx, db, ups)
+		}()
+		if err != nil && s.ctx.Err() == nil {
 			s.log.Debug("upstream check", "err", err)
+		}
+		if reply != nil {
+			reply <- err
 		}
 	}
 }

@@ -309,7 +309,9 @@ func TestReadMzemu(t *testing.T) {
 // snapshotting and whose materialized view is still hydrating: the
 // catalog's facts must say so, in Read and in ReadReadiness alike.
 func TestReadinessWhileHydrating(t *testing.T) {
-	env := mzemutest.New(t, func(o *mzemu.Options) { o.HydrationDelay = time.Hour })
+	env := mzemutest.New(t)
+	env.Hold(mzemu.HoldSnapshot, "app_v1.*")
+	env.Hold(mzemu.HoldHydration, "app_v1.*")
 	env.UpstreamExec(appUpstream)
 	env.MaterializeExec(
 		env.ConnectionSQL("pg_conn"),

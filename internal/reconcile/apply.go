@@ -58,6 +58,11 @@ type ApplyOptions struct {
 	SwapTogether bool
 	// Sleep waits between retries and polls; tests may shorten it.
 	Sleep func(ctx context.Context, d time.Duration) error
+
+	// waitDeadlines holds, per version, when its readiness wait gives up,
+	// fixed when its first wait starts, so the timeout is a hard bound
+	// across retried passes and slow or hung polls.
+	waitDeadlines map[model.VersionID]time.Time
 }
 
 // WaitProgress reports a readiness poll.
@@ -203,7 +208,17 @@ type schemaRun struct {
 	next    int // index of the next change to run
 	res     *SchemaResult
 	waitFor *model.VersionID
-	start   time.Time
+	timeout time.Duration
+	last    *VersionReadiness // the last readiness seen while waiting
+}
+
+// timedOut fails the schema with its readiness timeout.
+func (r *schemaRun) timedOut() {
+	what := "not ready"
+	if r.last != nil {
+		what = pendingSummary(*r.last)
+	}
+	r.fail(fmt.Errorf("%w: %s not ready after %s: %s", ErrReadinessTimeout, r.waitFor, r.timeout.Round(time.Millisecond), what))
 }
 
 func (r *schemaRun) fail(err error) {
@@ -328,6 +343,13 @@ func splitBySchema(plan *Plan, res *ApplyResult) (runs []*schemaRun, sources []C
 func runUntilWait(ctx context.Context, db DB, r *schemaRun, res *ApplyResult, opts *ApplyOptions) error {
 	for r.next < len(r.changes) {
 		c := r.changes[r.next]
+		if opts.SwapTogether && r.waitFor == nil && (c.Op == OpSwap || c.Op == OpRename) {
+			// A ready version needs no wait of its own, but a cutover
+			// swapped together waits for the others.
+			v := c.Version
+			r.waitFor = &v
+			return nil
+		}
 		if c.Op == OpWait {
 			v := c.Version
 			r.waitFor = &v
@@ -378,11 +400,57 @@ func waitAndCutOver(ctx context.Context, db DB, obs Observer, des *model.Desired
 		return nil
 	}
 	start := time.Now()
+	if opts.waitDeadlines == nil {
+		opts.waitDeadlines = map[model.VersionID]time.Time{}
+	}
+	// The wait's context ends at the latest deadline of the waiting
+	// schemas; each schema times out at its own.
+	var latest time.Time
+	for _, r := range waiting {
+		schema, _ := findVersion(des, *r.waitFor)
+		timeout := opts.Timeout
+		if timeout <= 0 {
+			timeout = schema.Readiness.Timeout
+		}
+		if !opts.Wait || timeout <= 0 {
+			latest = time.Time{}
+			break
+		}
+		d, ok := opts.waitDeadlines[*r.waitFor]
+		if !ok {
+			d = start.Add(timeout)
+			opts.waitDeadlines[*r.waitFor] = d
+		}
+		r.timeout = timeout
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	wctx := ctx
+	if !latest.IsZero() {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(ctx, latest)
+		defer cancel()
+	}
+	// expired turns an error met after every wait's own deadline passed
+	// into the readiness timeouts of the waiting schemas, with what each
+	// still waited for; before that the error ends the pass.
+	var waiting2 []*schemaRun
+	expired := func(err error) error {
+		if ctx.Err() != nil || latest.IsZero() || time.Now().Before(latest) {
+			return err
+		}
+		for _, r := range waiting2 {
+			r.timedOut()
+		}
+		return nil
+	}
 	// One full observation to see the objects this pass created, then one
 	// readiness query per poll.
-	o, err := obs.Observe(ctx)
+	o, err := obs.Observe(wctx)
+	waiting2 = waiting
 	if err != nil {
-		return fmt.Errorf("observe readiness: %w", err)
+		return expired(fmt.Errorf("observe readiness: %w", err))
 	}
 	together := opts.SwapTogether && len(waiting) > 1
 	for {
@@ -394,16 +462,13 @@ func waitAndCutOver(ctx context.Context, db DB, obs Observer, des *model.Desired
 			if opts.Progress != nil {
 				opts.Progress(WaitProgress{Version: *r.waitFor, Readiness: rd, Elapsed: time.Since(start)})
 			}
+			r.last = &rd
 			if rd.Ready {
 				ready = append(ready, r)
 				continue
 			}
-			timeout := opts.Timeout
-			if timeout <= 0 {
-				timeout = schema.Readiness.Timeout
-			}
-			if opts.Wait && timeout > 0 && time.Since(start) >= timeout {
-				r.fail(fmt.Errorf("%w: %s not ready after %s: %s", ErrReadinessTimeout, r.waitFor, timeout.Round(time.Millisecond), pendingSummary(rd)))
+			if d, ok := opts.waitDeadlines[*r.waitFor]; opts.Wait && ok && !time.Now().Before(d) {
+				r.timedOut()
 				if together {
 					// One member can no longer be cut over: none is.
 					for _, w := range waiting {
@@ -433,6 +498,7 @@ func waitAndCutOver(ctx context.Context, db DB, obs Observer, des *model.Desired
 			}
 		}
 		waiting = still
+		waiting2 = still
 		if len(waiting) == 0 {
 			return nil
 		}
@@ -449,11 +515,11 @@ func waitAndCutOver(ctx context.Context, db DB, obs Observer, des *model.Desired
 			}
 			return nil
 		}
-		if err := opts.Sleep(ctx, opts.Poll); err != nil {
-			return err
+		if err := opts.Sleep(wctx, opts.Poll); err != nil {
+			return expired(err)
 		}
-		if err := obs.RefreshReadiness(ctx, o); err != nil {
-			return fmt.Errorf("poll readiness: %w", err)
+		if err := obs.RefreshReadiness(wctx, o); err != nil {
+			return expired(fmt.Errorf("poll readiness: %w", err))
 		}
 	}
 }
