@@ -63,9 +63,12 @@ func realPass(mzURL string, lookupEnv func(string) (string, bool), owner string)
 // active and no drift. A pass that meets another writer's lease is
 // recorded as locked and leaves Ready alone.
 func TestDaemonConvergesExample(t *testing.T) {
-	// Hydration takes longer than a pass builds, so the first pass finds
-	// v2 not ready. (mzemu has no hold/release control for hydration yet.)
-	env := mzemutest.New(t, func(o *mzemu.Options) { o.HydrationDelay = 2 * time.Second })
+	env := mzemutest.New(t)
+	// v2's materialized views and indexes stay unhydrated until the daemon
+	// has seen v2 not ready; then they are released.
+	if err := env.Server.Hold(context.Background(), mzemu.HoldHydration, "app_v2.*"); err != nil {
+		t.Fatal(err)
+	}
 	env.UpstreamExec(
 		"CREATE TABLE t (a int, b boolean)",
 		"ALTER TABLE t REPLICA IDENTITY FULL",
@@ -106,6 +109,11 @@ func TestDaemonConvergesExample(t *testing.T) {
 		}
 		if h := d.Status().History; len(h) > 0 && h[0].Result == ResultFailed {
 			t.Fatalf("pass failed: %s", h[0].Error)
+		}
+		if h := d.Status().History; len(h) > 0 && h[0].Result == ResultNotReady {
+			if _, err := env.Server.Release(ctx, mzemu.HoldHydration, "*"); err != nil {
+				t.Fatal(err)
+			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
