@@ -22,7 +22,7 @@ const maxWebhookBody = 1 << 20
 //
 //	GET  /status   the Status as JSON
 //	GET  /metrics  Prometheus metrics
-//	GET  /healthz  200 while the process serves
+//	GET  /healthz  200 while passes finish; 503 when none has for several intervals
 //	GET  /readyz   200 once a pass has completed, 503 before
 //	POST /webhook  trigger a pass (GitHub or GitLab push hook), 202
 //	POST /suspend  stop passes; POST /resume  start them again
@@ -34,6 +34,10 @@ func (d *Daemon) Handler(webhookSecret []byte) http.Handler {
 	mux.HandleFunc("GET /status", d.serveStatus)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{Registry: d.metrics.reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if ok, why := d.Healthy(); !ok {
+			http.Error(w, why, http.StatusServiceUnavailable)
+			return
+		}
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
