@@ -17,6 +17,11 @@ var ErrStalePlan = errors.New("stale plan: the catalog changed since the plan wa
 // ErrReadinessTimeout reports that a version did not become ready in time.
 var ErrReadinessTimeout = errors.New("readiness timeout")
 
+// ErrVersionBroken reports that a version can never become ready: one of
+// its tables was stalled by an incompatible upstream schema change. Its
+// cutover is blocked at once instead of waiting out a timeout.
+var ErrVersionBroken = errors.New("version broken")
+
 // Observer reads the catalog. cmd/mzsync wires internal/observed into it,
 // so this package stays free of catalog SQL.
 type Observer interface {
@@ -245,6 +250,9 @@ func waitReady(ctx context.Context, obs Observer, des *model.Desired, id model.V
 		}
 		if r.Ready {
 			return true, nil
+		}
+		if len(r.Broken) > 0 {
+			return false, fmt.Errorf("%w: cutover to %s blocked: %s; declare a new version that matches upstream", ErrVersionBroken, id, strings.Join(r.Broken, "; "))
 		}
 		if !opts.Wait {
 			return false, nil
