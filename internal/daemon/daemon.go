@@ -281,6 +281,10 @@ func (d *Daemon) Reconcile(ctx context.Context) time.Duration {
 	switch {
 	case errors.Is(passErr, reconcile.ErrLocked):
 		return d.finish(rec, ResultLocked, ReasonLocked, passErr, out, false)
+	case errors.Is(passErr, reconcile.ErrBlocked):
+		// Everything that could be applied was; what is left needs a
+		// person (a refused cutover, drift, an immutable version changed).
+		return d.finish(rec, ResultStalled, ReasonBlocked, passErr, out, false)
 	case passErr != nil:
 		return d.finish(rec, ResultFailed, ReasonFailed, passErr, out, false)
 	}

@@ -73,9 +73,10 @@ CREATE TABLE mzemu_meta.objects (
 -- Test controls (Server.Hold/Release): objects whose name matches a hold
 -- of their class are created held, i.e. not ready until released.
 CREATE TABLE mzemu_meta.holds (kind text NOT NULL, pattern text NOT NULL, PRIMARY KEY (kind, pattern));
-CREATE FUNCTION mzemu_meta.hold_class(kind text, source_id text) RETURNS text LANGUAGE sql IMMUTABLE AS $f$
-  SELECT CASE WHEN kind = 'table' AND source_id IS NOT NULL THEN 'snapshot'
-              WHEN kind IN ('materialized-view', 'index') THEN 'hydration' END
+CREATE FUNCTION mzemu_meta.hold_applies(hold text, kind text, source_id text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $f$
+  SELECT CASE WHEN kind = 'table' AND source_id IS NOT NULL THEN hold IN ('ingestion', 'snapshot')
+              WHEN kind IN ('materialized-view', 'index') THEN hold = 'hydration'
+              ELSE false END
 $f$;
 CREATE FUNCTION mzemu_meta.hold_matches(pattern text, schema_name text, name text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $f$
   SELECT name LIKE p OR schema_name || '.' || name LIKE p
@@ -86,9 +87,9 @@ BEGIN
   SELECT h.kind INTO NEW.held FROM mzemu_meta.holds h
     JOIN pg_catalog.pg_class c ON c.oid = NEW.oid
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-   WHERE h.kind = mzemu_meta.hold_class(NEW.kind, NEW.source_id)
+   WHERE mzemu_meta.hold_applies(h.kind, NEW.kind, NEW.source_id)
      AND mzemu_meta.hold_matches(h.pattern, n.nspname::text, c.relname::text)
-   LIMIT 1;
+   ORDER BY h.kind = 'ingestion' DESC LIMIT 1;
   RETURN NEW;
 END
 $f$;
@@ -107,10 +108,12 @@ CREATE FUNCTION mzemu_meta.await_ready(obj text) RETURNS boolean LANGUAGE plpgsq
 DECLARE r record;
 BEGIN
   LOOP
-    SELECT o.ready_at, o.status, o.error, o.held INTO r FROM mzemu_meta.objects o WHERE o.id = obj;
+    SELECT o.ready_at, o.held,
+           CASE WHEN src.status = 'stalled' THEN src.error WHEN o.status = 'stalled' THEN o.error END AS failure
+      INTO r FROM mzemu_meta.objects o LEFT JOIN mzemu_meta.objects src ON src.id = o.source_id WHERE o.id = obj;
     IF NOT FOUND THEN RETURN true; END IF;
-    IF r.status = 'ceased' THEN
-      RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = 'source must be dropped and recreated due to failure: ' || r.error;
+    IF r.failure IS NOT NULL THEN
+      RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = 'source must be dropped and recreated due to failure: ' || r.failure;
     END IF;
     EXIT WHEN r.held IS NULL AND (r.ready_at IS NULL OR r.ready_at <= clock_timestamp());
     PERFORM pg_sleep(0.005);
@@ -262,22 +265,40 @@ SELECT i.id, i.up_schema AS schema_name, i.up_table AS table_name
 CREATE VIEW mz_internal.mz_source_references AS
 SELECT r.source_id, r.namespace, r.name, r.updated_at, r.columns FROM mzemu_meta.source_refs r;
 
+-- source_state: the status of every source and source-fed table, as
+-- Materialize derives it: a source is paused without a replica and stalled
+-- with its own error; a table shows its source's stall (and error), its own
+-- stall (incompatible schema change), starting until ingestion starts
+-- (held 'ingestion'), and running from then on, before its snapshot
+-- completes.
+CREATE VIEW mzemu_meta.source_state AS
+SELECT i.id, i.name, i.kind, i.created_at, i.ready, i.ready_at, i.held,
+       CASE WHEN src.status = 'stalled' THEN 'stalled'
+            WHEN i.status = 'stalled' THEN 'stalled'
+            WHEN NOT EXISTS (SELECT 1 FROM mzemu_meta.replicas r WHERE r.cluster_id = src.cluster_id) THEN 'paused'
+            WHEN i.held = 'ingestion' THEN 'starting'
+            ELSE 'running' END AS status,
+       CASE WHEN src.status = 'stalled' THEN src.error WHEN i.status = 'stalled' THEN i.error END AS error,
+       CASE WHEN src.status = 'stalled' THEN src.status_changed_at WHEN i.status = 'stalled' THEN i.status_changed_at END AS stalled_at
+  FROM mzemu_meta.items i JOIN mzemu_meta.objects src ON src.id = COALESCE(i.source_id, i.id)
+ WHERE i.kind = 'source' OR (i.kind = 'table' AND i.source_id IS NOT NULL);
+
 CREATE VIEW mz_internal.mz_source_statuses AS
-SELECT i.id, i.name, 'postgres'::text AS type, i.created_at AS last_status_change_at,
-       'running'::text AS status, NULL::text AS error, NULL::jsonb AS details
-  FROM mzemu_meta.items i WHERE i.kind = 'source'
-UNION ALL
-SELECT i.id, i.name, 'table'::text,
-       COALESCE(i.status_changed_at, CASE WHEN i.ready THEN i.ready_at ELSE i.created_at END),
-       CASE WHEN i.status = 'ceased' THEN 'ceased' WHEN i.ready THEN 'running' ELSE 'starting' END,
-       CASE WHEN i.status = 'ceased' THEN i.error END,
-       CASE WHEN i.status = 'ceased' THEN jsonb_build_object('hints', '[]'::jsonb) END
-  FROM mzemu_meta.items i WHERE i.kind = 'table' AND i.source_id IS NOT NULL;
+SELECT s.id, s.name, CASE WHEN s.kind = 'source' THEN 'postgres' ELSE 'table' END AS type,
+       COALESCE(s.stalled_at, s.created_at) AS last_status_change_at, s.status, s.error,
+       CASE WHEN s.error IS NOT NULL THEN jsonb_build_object('hints', '[]'::jsonb) END AS details
+  FROM mzemu_meta.source_state s;
 
 CREATE VIEW mz_internal.mz_source_status_history AS
-SELECT s.last_status_change_at AS occurred_at, s.id AS source_id, s.status, s.error, s.details, NULL::text AS replica_id
-  FROM mz_internal.mz_source_statuses s;
+SELECT s.created_at AS occurred_at, s.id AS source_id, h.status, NULL::text AS error, NULL::jsonb AS details, NULL::text AS replica_id
+  FROM mzemu_meta.source_state s CROSS JOIN (VALUES ('starting'), ('running')) h(status)
+ WHERE s.status IN ('running', 'stalled') OR h.status = 'starting'
+UNION ALL
+SELECT s.stalled_at, s.id, s.status, s.error, jsonb_build_object('hints', '[]'::jsonb), NULL::text
+  FROM mzemu_meta.source_state s WHERE s.status = 'stalled';
 
+-- No row until ingestion starts; snapshot_committed false until the
+-- snapshot is done, then true.
 CREATE VIEW mz_internal.mz_source_statistics AS
 SELECT i.id, r.id AS replica_id,
        0::int8 AS messages_received, 0::int8 AS bytes_received, 0::int8 AS updates_staged,
@@ -288,7 +309,7 @@ SELECT i.id, r.id AS replica_id,
   FROM mzemu_meta.items i
   JOIN mzemu_meta.objects src ON src.id = COALESCE(i.source_id, i.id)
   JOIN mzemu_meta.replicas r ON r.cluster_id = src.cluster_id
- WHERE i.kind = 'source' OR (i.kind = 'table' AND i.source_id IS NOT NULL);
+ WHERE (i.kind = 'source' OR (i.kind = 'table' AND i.source_id IS NOT NULL)) AND i.held IS DISTINCT FROM 'ingestion';
 
 CREATE VIEW mz_internal.mz_compute_hydration_statuses AS
 SELECT i.id AS object_id, r.id AS replica_id, i.ready AS hydrated,
@@ -304,7 +325,7 @@ SELECT i.id, r.id, true FROM mzemu_meta.items i JOIN mzemu_meta.replicas r ON r.
 
 CREATE VIEW mz_internal.mz_wallclock_global_lag AS
 SELECT i.id AS object_id,
-       CASE WHEN i.status = 'ceased' THEN clock_timestamp() - i.status_changed_at
+       CASE WHEN i.status = 'stalled' THEN clock_timestamp() - i.status_changed_at
             WHEN i.ready THEN interval '10 milliseconds'
             ELSE clock_timestamp() - i.created_at END AS lag
   FROM mzemu_meta.items i

@@ -22,6 +22,10 @@ import (
 
 // Hold kinds.
 const (
+	// HoldIngestion holds the start of ingestion of source-fed tables: the
+	// table stays starting, mz_source_statistics has no row for it, reads
+	// wait.
+	HoldIngestion = "ingestion"
 	// HoldSnapshot holds the initial snapshot of source-fed tables: the
 	// table is running but snapshot_committed stays false and reads wait.
 	HoldSnapshot = "snapshot"
@@ -45,7 +49,7 @@ func (s *Server) Hold(ctx context.Context, kind, pattern string) error {
 		}
 		_, err := c.Exec(ctx, `UPDATE mzemu_meta.objects o SET held = $1
   FROM mzemu_meta.items i
- WHERE i.id = o.id AND NOT i.ready AND mzemu_meta.hold_class(i.kind, i.source_id) = $1
+ WHERE i.id = o.id AND NOT i.ready AND (o.held IS NULL OR $1 = 'ingestion') AND mzemu_meta.hold_applies($1, i.kind, i.source_id)
    AND mzemu_meta.hold_matches($2, i.schema_name, i.name)`, kind, pattern)
 		return err
 	})
@@ -64,8 +68,12 @@ func (s *Server) Release(ctx context.Context, kind, pattern string) (int, error)
 		if _, err := c.Exec(ctx, `DELETE FROM mzemu_meta.holds WHERE kind = $1 AND (pattern = $2 OR $2 = '*')`, kind, pattern); err != nil {
 			return err
 		}
-		tag, err := c.Exec(ctx, `UPDATE mzemu_meta.objects o SET held = NULL, ready_at = clock_timestamp()
+		// An object released from ingestion may still be held by a
+		// snapshot rule.
+		tag, err := c.Exec(ctx, `UPDATE mzemu_meta.objects o SET held = nh.kind, ready_at = clock_timestamp()
   FROM mzemu_meta.items i
+  LEFT JOIN LATERAL (SELECT h.kind FROM mzemu_meta.holds h WHERE $1 = 'ingestion' AND h.kind = 'snapshot'
+                        AND mzemu_meta.hold_matches(h.pattern, i.schema_name, i.name) LIMIT 1) nh ON true
  WHERE i.id = o.id AND o.held = $1 AND mzemu_meta.hold_matches($2, i.schema_name, i.name)`, kind, pattern)
 		n = int(tag.RowsAffected())
 		return err
@@ -74,8 +82,8 @@ func (s *Server) Release(ctx context.Context, kind, pattern string) (int, error)
 }
 
 func checkHoldKind(kind string) error {
-	if kind != HoldSnapshot && kind != HoldHydration {
-		return fmt.Errorf("mzemu: unknown hold kind %q (want %q or %q)", kind, HoldSnapshot, HoldHydration)
+	if kind != HoldSnapshot && kind != HoldHydration && kind != HoldIngestion {
+		return fmt.Errorf("mzemu: unknown hold kind %q (want %q, %q or %q)", kind, HoldIngestion, HoldSnapshot, HoldHydration)
 	}
 	return nil
 }
@@ -121,12 +129,12 @@ func (s *Server) Control(ctx context.Context, verb string, args ...string) (stri
 	}
 	switch verb {
 	case "hold":
-		if err := want(2, ", 'snapshot|hydration', 'pattern'"); err != nil {
+		if err := want(2, ", 'ingestion|snapshot|hydration', 'pattern'"); err != nil {
 			return "", err
 		}
 		return "ok", s.Hold(ctx, args[0], args[1])
 	case "release":
-		if err := want(2, ", 'snapshot|hydration', 'pattern'"); err != nil {
+		if err := want(2, ", 'ingestion|snapshot|hydration', 'pattern'"); err != nil {
 			return "", err
 		}
 		n, err := s.Release(ctx, args[0], args[1])

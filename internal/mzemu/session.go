@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // txKind is the kind a Materialize transaction takes from its first
@@ -294,7 +295,7 @@ func (ss *session) loop() error {
 				ss.fatal("58000", "mzemu: lost its backing database session")
 				return err
 			}
-			ss.be.Send(toErrorResponse(err))
+			ss.be.Send(toErrorResponse(ss.translateErr(err)))
 			if _, ok := msg.(*pgproto3.Query); ok {
 				ss.be.Send(&pgproto3.ReadyForQuery{TxStatus: ss.txStatus()})
 			} else {
@@ -346,7 +347,7 @@ func (ss *session) simpleQuery(ctx context.Context, q string) error {
 			if errors.As(err, &drop) {
 				return err
 			}
-			ss.be.Send(toErrorResponse(err))
+			ss.be.Send(toErrorResponse(ss.translateErr(err)))
 			if ss.tx.implicit {
 				ss.endImplicit(ctx, false)
 			}
@@ -356,7 +357,7 @@ func (ss *session) simpleQuery(ctx context.Context, q string) error {
 	}
 	if ss.tx.implicit {
 		if err := ss.endImplicit(ctx, true); err != nil {
-			ss.be.Send(toErrorResponse(err))
+			ss.be.Send(toErrorResponse(ss.translateErr(err)))
 		}
 	}
 	ss.be.Send(&pgproto3.ReadyForQuery{TxStatus: ss.txStatus()})
@@ -444,6 +445,9 @@ func (ss *session) bind(m *pgproto3.Bind) error {
 	}
 	if len(m.Parameters) != len(p.paramOIDs) && p.query != "" {
 		return errf("08P01", "bind message supplies %d parameters, but prepared statement %q requires %d", len(m.Parameters), m.PreparedStatement, len(p.paramOIDs))
+	}
+	if err := checkParamFormats(p.paramOIDs, m.ParameterFormatCodes); err != nil {
+		return err
 	}
 	params := make([][]byte, len(m.Parameters))
 	for i, v := range m.Parameters {
@@ -760,4 +764,24 @@ func sameFields(a, b []pgconn.FieldDescription) bool {
 // spaces.
 func normalizeStmt(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// typeMap knows PostgreSQL's built-in types, to tell array types apart.
+var typeMap = pgtype.NewMap()
+
+// checkParamFormats rejects what Materialize cannot decode at Bind: a
+// parameter of an array type sent in binary format (pgx sends Go slices
+// so). Text-format parameters are accepted.
+func checkParamFormats(oids []uint32, formats []int16) error {
+	for i, oid := range oids {
+		if formatFor(formats, i) != pgtype.BinaryFormatCode {
+			continue
+		}
+		if t, ok := typeMap.TypeForOID(oid); ok {
+			if _, isArray := t.Codec.(*pgtype.ArrayCodec); isArray {
+				return errf("22023", "unable to decode parameter: input of array types is not implemented")
+			}
+		}
+	}
+	return nil
 }

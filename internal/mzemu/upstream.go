@@ -169,12 +169,12 @@ func describeTable(ctx context.Context, uc *pgx.Conn, schema, table string) (*ta
 }
 
 // incompatibility compares a pinned description with the current upstream
-// one, as Materialize's determine_compatibility does, and returns why the
-// table must cease ("" when it may keep running).
+// one, as Materialize's determine_compatibility does, and returns the
+// definite error that stalls the table ("" when it may keep running).
 func incompatibility(pinned, cur *tableDesc, inPublication bool, textCols []string) string {
 	altered := fmt.Sprintf("incompatible schema change: source table %s with oid %d has been altered", pinned.Table, pinned.OID)
 	if cur == nil || !inPublication {
-		return "incompatible schema change: table was dropped"
+		return "table was dropped"
 	}
 	if cur.OID != pinned.OID {
 		return altered
@@ -424,25 +424,25 @@ func (s *Server) watchUpstreams() {
 }
 
 func (s *Server) checkUpstreams(ctx context.Context, db *pgx.Conn, ups map[string]*pgx.Conn) error {
-	rows, err := db.Query(ctx, `SELECT t.id, t.pinned::text, COALESCE(t.text_columns, '{}'), src.publication,
+	rows, err := db.Query(ctx, `SELECT t.id, src.id, t.pinned::text, COALESCE(t.text_columns, '{}'), src.publication,
        c.id, c.host, c.port::text, c.dbname, COALESCE(c.username, ''), COALESCE(c.user_secret, ''), COALESCE(c.password_secret, '')
   FROM mzemu_meta.objects t
   JOIN mzemu_meta.objects src ON src.id = t.source_id
   JOIN mzemu_meta.connections c ON c.id = src.connection_id
- WHERE t.kind = 'table' AND t.status = 'running'`)
+ WHERE t.kind = 'table' AND t.status = 'running' AND src.status IS DISTINCT FROM 'stalled'`)
 	if err != nil {
 		return err
 	}
 	type check struct {
-		id, pinned, pub, connID string
-		textCols                []string
-		up                      upstreamParams
+		id, srcID, pinned, pub, connID string
+		textCols                       []string
+		up                             upstreamParams
 	}
 	var checks []check
 	for rows.Next() {
 		var c check
 		var userSecret, passSecret string
-		if err := rows.Scan(&c.id, &c.pinned, &c.textCols, &c.pub, &c.connID, &c.up.host, &c.up.port, &c.up.db, &c.up.user, &userSecret, &passSecret); err != nil {
+		if err := rows.Scan(&c.id, &c.srcID, &c.pinned, &c.textCols, &c.pub, &c.connID, &c.up.host, &c.up.port, &c.up.db, &c.up.user, &userSecret, &passSecret); err != nil {
 			rows.Close()
 			return err
 		}
@@ -457,14 +457,18 @@ func (s *Server) checkUpstreams(ctx context.Context, db *pgx.Conn, ups map[strin
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	stalled := map[string]bool{}
 	for _, c := range checks {
+		if stalled[c.srcID] {
+			continue
+		}
 		uc := ups[c.connID]
 		if uc == nil || uc.IsClosed() {
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			conn, err := connectUpstream(cctx, c.up)
 			cancel()
 			if err != nil {
-				continue // an unreachable upstream stalls; it does not cease tables
+				continue // an unreachable upstream is retried on the next tick
 			}
 			ups[c.connID], uc = conn, conn
 		}
@@ -477,31 +481,37 @@ func (s *Server) checkUpstreams(ctx context.Context, db *pgx.Conn, ups map[strin
 			uc.Close(ctx)
 			continue
 		}
-		reason := ""
 		if !pubExists {
-			reason = fmt.Sprintf("publication %q does not exist", c.pub)
-		} else {
-			cur, _, err := describeTable(ctx, uc, pinned.Schema, pinned.Table)
-			if err != nil {
-				uc.Close(ctx)
-				continue
+			// The whole source stalls; its tables show its status and error.
+			stalled[c.srcID] = true
+			reason := fmt.Sprintf("publication %q does not exist", c.pub)
+			if _, err := db.Exec(ctx, `UPDATE mzemu_meta.objects SET status = 'stalled', error = $2, status_changed_at = clock_timestamp()
+ WHERE id = $1 AND status IS DISTINCT FROM 'stalled'`, c.srcID, reason); err != nil {
+				return err
 			}
-			var inPub bool
-			if err := uc.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3)`,
-				c.pub, pinned.Schema, pinned.Table).Scan(&inPub); err != nil {
-				uc.Close(ctx)
-				continue
-			}
-			reason = incompatibility(&pinned, cur, inPub, c.textCols)
+			s.log.Info("source stalled", "id", c.srcID, "reason", reason)
+			continue
 		}
+		cur, _, err := describeTable(ctx, uc, pinned.Schema, pinned.Table)
+		if err != nil {
+			uc.Close(ctx)
+			continue
+		}
+		var inPub bool
+		if err := uc.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3)`,
+			c.pub, pinned.Schema, pinned.Table).Scan(&inPub); err != nil {
+			uc.Close(ctx)
+			continue
+		}
+		reason := incompatibility(&pinned, cur, inPub, c.textCols)
 		if reason == "" {
 			continue
 		}
-		if _, err := db.Exec(ctx, `UPDATE mzemu_meta.objects SET status = 'ceased', error = $2, status_changed_at = clock_timestamp()
+		if _, err := db.Exec(ctx, `UPDATE mzemu_meta.objects SET status = 'stalled', error = $2, status_changed_at = clock_timestamp()
  WHERE id = $1 AND status = 'running'`, c.id, reason); err != nil {
 			return err
 		}
-		s.log.Info("source table ceased", "id", c.id, "reason", reason)
+		s.log.Info("source table stalled", "id", c.id, "reason", reason)
 	}
 	return nil
 }
