@@ -67,7 +67,7 @@ func TestCompute(t *testing.T) {
 			o.Status, o.Error = "stalled", "incompatible schema change: source table t with oid 16384 has been altered"
 			return o
 		}(), upTable(colA)), []Table{{Version: vid, Table: "t", Source: "pg", Upstream: ref, Severity: Breaking,
-			Problems: []string{"Materialize stalled ingesting the table: incompatible schema change: source table t with oid 16384 has been altered"}}}},
+			Problems: []string{"Materialize stalled the table: incompatible schema change: source table t with oid 16384 has been altered"}}}},
 		{"text column retyped is harmless", baseObs(func() model.ObservedObject {
 			o := tableA
 			o.TextColumns = []string{"a"}
