@@ -298,7 +298,7 @@ func checkVersion(l *errList, name string, v *VersionSpec) {
 		if ix.Name != "" {
 			if err := CheckName(ix.Name); err != nil {
 				l.add(p+".name", "%v", err)
-			} else if len(ix.Columns) == 0 && ix.Name != ix.DefaultName() {
+			} else if len(ix.Columns) == 0 && ix.Name != ix.DefaultName() && relations[ix.On] {
 				// CREATE DEFAULT INDEX takes no name: Materialize calls it
 				// <on>_primary_idx (or _primary_idx1 when that is taken).
 				l.add(p+".name", "a default index (no columns) is always named %q by Materialize; remove name or list the key columns", ix.DefaultName())
