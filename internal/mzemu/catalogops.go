@@ -387,6 +387,8 @@ func (s *Server) runDDL(ctx context.Context, ss *session, list []*stmt, checkRev
 	if _, err := ss.db.Exec(ctx, "BEGIN").ReadAll(); err != nil {
 		return "", err
 	}
+	stop := s.watchBlockers(ss)
+	defer stop()
 	x := &ddlTx{ss: ss, secrets: map[string]string{}}
 	if err := x.exec(ctx, `SELECT set_config('mzemu.role', $1, true)`, ss.roleID); err != nil {
 		ss.db.Exec(ctx, "ROLLBACK").ReadAll()
