@@ -456,3 +456,11 @@ func isAmbientSchema(n string) bool {
 	}
 	return false
 }
+
+// refItem is a reference to an item by ID inside create_tail, rendered
+// with the item's current fully qualified name (mzemu_meta.render_refs).
+func refItem(id string) string { return "\x1f" + id + "\x1f" }
+
+// refCluster is a reference to a cluster by ID inside create_tail,
+// rendered with the cluster's current (quoted) name.
+func refCluster(id string) string { return "\x1e" + id + "\x1e" }

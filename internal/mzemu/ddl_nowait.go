@@ -110,13 +110,16 @@ func (s *Server) watchBlockers(ddl *session) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(5 * time.Millisecond)
+		// Most DDL is done before the first look; a blocked one waits
+		// about 50 ms.
+		t := time.NewTimer(40 * time.Millisecond)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
+				t.Reset(20 * time.Millisecond)
 			}
 			if err := s.doomBlockers(ctx, ddl.pid.Load()); err != nil && ctx.Err() == nil {
 				s.log.Debug("watch DDL blockers", "err", err)
