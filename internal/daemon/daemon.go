@@ -152,8 +152,8 @@ type state struct {
 	// lastFinishedAt is when the last pass finished (start time before
 	// the first), for /healthz.
 	lastFinishedAt time.Time
-	lastResult Result
-	lastError  string
+	lastResult     Result
+	lastError      string
 }
 
 // New returns a Daemon. It panics when cfg lacks Source or Pass, which is a

@@ -2,7 +2,7 @@ package mzemu
 
 // catalogVersion changes whenever bootstrapSQL changes, so a backing
 // database built by an older mzemu is rebuilt.
-const catalogVersion = "mzemu-catalog-8-roles2"
+const catalogVersion = "mzemu-catalog-9-emu10-roles2"
 
 // bootstrapSQL builds mzemu's hidden metadata schema (mzemu_meta), the
 // schema of pinned upstream foreign tables (mzemu_data) and the
@@ -22,6 +22,11 @@ CREATE SCHEMA mz_internal;
 CREATE SCHEMA IF NOT EXISTS public;
 
 CREATE TABLE mzemu_meta.info (key text PRIMARY KEY, value text NOT NULL);
+-- revision counts committed catalog changes of every mzemu over this
+-- database: a DDL transaction fails with 40001 when it moved since its
+-- first statement.
+CREATE TABLE mzemu_meta.revision (rev int8 NOT NULL);
+INSERT INTO mzemu_meta.revision VALUES (0);
 CREATE SEQUENCE mzemu_meta.item_seq START 1;
 CREATE SEQUENCE mzemu_meta.schema_seq START 4;
 CREATE SEQUENCE mzemu_meta.cluster_seq START 2;
@@ -120,6 +125,25 @@ BEGIN
   END LOOP;
   RETURN true;
 END
+$f$;
+
+-- mz_type_name is Materialize's name of a type (mz_pgrepr Type::name()):
+-- PostgreSQL's SQL-standard names for some types, the catalog name for
+-- the others (time, timestamp, timetz, char, _json, ...).
+CREATE FUNCTION mzemu_meta.mz_type_name(typ oid) RETURNS text LANGUAGE sql STABLE AS $f$
+  SELECT CASE f
+           WHEN 'time without time zone' THEN 'time'
+           WHEN 'timestamp without time zone' THEN 'timestamp'
+           WHEN 'time without time zone[]' THEN 'time[]'
+           WHEN 'timestamp without time zone[]' THEN 'timestamp[]'
+           ELSE CASE WHEN f IN ('boolean', 'character', 'real', 'double precision', 'smallint', 'integer', 'bigint',
+                                'timestamp with time zone', 'character varying', 'int2vector', 'boolean[]', 'bytea[]',
+                                'character[]', 'date[]', 'real[]', 'double precision[]', 'smallint[]', 'integer[]',
+                                'bigint[]', 'interval[]', 'jsonb[]', 'numeric[]', 'oid[]', 'record[]', 'text[]', 'uuid[]',
+                                'timestamp with time zone[]', 'character varying[]', 'regclass[]', 'regproc[]', 'regtype[]')
+                     THEN f ELSE t.typname::text END
+         END
+    FROM pg_catalog.pg_type t, pg_catalog.format_type(t.oid, NULL) f WHERE t.oid = typ
 $f$;
 
 CREATE VIEW mzemu_meta.items AS
@@ -228,7 +252,7 @@ SELECT i.id AS index_id, k.ord::int8 AS index_position, a.attnum::int8 AS on_pos
 CREATE VIEW mz_catalog.mz_columns AS
 SELECT i.id, a.attname::text AS name, a.attnum::int8 AS position,
        COALESCE(p.nullable, NOT a.attnotnull) AS nullable,
-       CASE WHEN i.kind = 'source' THEN 'uint8' ELSE pg_catalog.format_type(a.atttypid, NULL) END AS type,
+       CASE WHEN i.kind = 'source' THEN 'uint8' ELSE mzemu_meta.mz_type_name(a.atttypid) END AS type,
        NULL::text AS "default",
        CASE WHEN i.kind = 'source' THEN 16464::oid ELSE a.atttypid END AS type_oid,
        a.atttypmod AS type_mod

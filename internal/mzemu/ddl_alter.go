@@ -515,6 +515,9 @@ func parseComment(p *parser) (*stmt, error) {
 	default:
 		return nil, errf(codeSyntax, "Expected string literal or NULL, found %s", describeTok(t))
 	}
+	if text != nil && len(*text) > maxCommentBytes {
+		return nil, errf(codeInternal, "Comment is too long (%d), max size is %d", len(*text), maxCommentBytes)
+	}
 	if err := p.expectEnd(); err != nil {
 		return nil, err
 	}
@@ -595,3 +598,6 @@ func parseComment(p *parser) (*stmt, error) {
  ON CONFLICT (id, object_type, COALESCE(sub_id, -1)) DO UPDATE SET comment = EXCLUDED.comment`, id, objType, sub, *text)
 	}), nil
 }
+
+// maxCommentBytes is Materialize's limit on a COMMENT's text.
+const maxCommentBytes = 1024
