@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/mzsync/mzsync/internal/model"
 )
 
 // stmtClass is how a statement takes part in Materialize's transaction
@@ -329,7 +331,37 @@ func advisoryLock(toks []token) string {
 // names in the emulated database lose their database part.
 func rewriteQuery(text string) func(context.Context, *session) (string, error) {
 	q := stripDatabase(text)
-	return func(context.Context, *session) (string, error) { return q, nil }
+	if !mentionsRoleFunction(q) {
+		return func(context.Context, *session) (string, error) { return q, nil }
+	}
+	return func(_ context.Context, ss *session) (string, error) { return withRoleFunctions(q, ss.roleName), nil }
+}
+
+// mentionsRoleFunction reports current_user, current_role or session_user,
+// which are the session's Materialize role, not the backing user.
+func mentionsRoleFunction(q string) bool {
+	for _, t := range lex(q) {
+		if t.isWord("current_user") || t.isWord("current_role") || t.isWord("session_user") {
+			return true
+		}
+	}
+	return false
+}
+
+// withRoleFunctions replaces current_user, current_role and session_user
+// with the session's role name.
+func withRoleFunctions(q, role string) string {
+	var b strings.Builder
+	last := 0
+	for _, t := range lex(q) {
+		if t.isWord("current_user") || t.isWord("current_role") || t.isWord("session_user") {
+			b.WriteString(q[last:t.start])
+			b.WriteString("(" + model.QuoteLiteral(role) + "::pg_catalog.name)")
+			last = t.end
+		}
+	}
+	b.WriteString(q[last:])
+	return b.String()
 }
 
 // stripDatabase removes "materialize." where it qualifies a schema-qualified
