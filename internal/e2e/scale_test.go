@@ -61,6 +61,6 @@ func TestApplyWaitScales(t *testing.T) {
 		}
 		t.Logf("apply --wait, %d schema(s), hydration %s each: %s in all; builds %s, then wait and cutovers %s (%d changes; sum of hydrations %s)",
 			count, hydration, elapsed.Round(10*time.Millisecond), waitStart.Sub(start).Round(10*time.Millisecond),
-			time.Since(waitStart).Round(10*time.Millisecond)-time.Since(start.Add(elapsed)).Round(10*time.Millisecond), len(res.Executed), time.Duration(count)*hydration)
+			start.Add(elapsed).Sub(waitStart).Round(10*time.Millisecond), len(res.Executed), time.Duration(count)*hydration)
 	}
 }
