@@ -29,7 +29,7 @@ type Metadata struct {
 // missing and never alters or drops it.
 type SourceSpec struct {
 	Schema   string         `json:"schema,omitempty" doc:"Materialize schema the source object lives in." default:"public"`
-	Cluster  string         `json:"cluster" required:"true" doc:"Cluster that runs the source's ingestion (IN CLUSTER)."`
+	Cluster  string         `json:"cluster,omitempty" doc:"Cluster that runs the source's ingestion (IN CLUSTER). Optional: without it Materialize puts the source on the active cluster of mzsync's session (the session variable cluster, quickstart by default)."`
 	Postgres PostgresSource `json:"postgres" required:"true" doc:"The PostgreSQL connection and publication to ingest."`
 	Upstream *Upstream      `json:"upstream,omitempty" doc:"How mzsync itself reads the upstream database to report drift."`
 }

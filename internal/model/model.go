@@ -315,6 +315,8 @@ type Replica struct {
 	ID     string
 	Name   string
 	Status string // e.g. "online", "offline"; empty when unknown
+	// OOMKills counts the replica's out-of-memory kills in the last day.
+	OOMKills int
 }
 
 // Dependency says Object reads Referenced (both IDs).

@@ -53,6 +53,9 @@ type Server struct {
 	// schemaNames are the backing database's schemas as of the last
 	// catalog change (nil: unknown), for error translation.
 	schemaNames atomic.Pointer[map[string]bool]
+	// admin is the watchdog's backing connection (ddl_nowait.go), used
+	// only under ddlMu.
+	admin *pgconn.PgConn
 
 	// tickReq asks the upstream watcher for a re-validation tick now.
 	tickReq chan chan error
@@ -168,6 +171,11 @@ func (s *Server) Close() error {
 		s.conns.Wait()
 		<-s.done
 		<-s.lagsDone
+		s.ddlMu.Lock()
+		if s.admin != nil {
+			s.admin.Close(context.Background())
+		}
+		s.ddlMu.Unlock()
 	})
 	return err
 }

@@ -214,7 +214,7 @@ func diffSources(ix *index, des *model.Desired) []Change {
 			out = append(out, Change{
 				Op: OpCreate, Kind: KindSource, Target: ref.String(), Objects: []model.Ref{ref},
 				SQL:    []string{sqlCreateSource(s), sqlCommentSource(s)},
-				Reason: "declared source does not exist",
+				Reason: sourceCreateReason(s),
 			})
 		case o.Marker == nil:
 			out = append(out, Change{
@@ -611,6 +611,8 @@ func diffSchema(ix *index, s *model.Schema, opts Options) []Change {
 		c := Change{Op: OpDrop, Kind: KindSchema, Target: name, Version: id, Destructive: true}
 		_, declared := s.Version(ver)
 		switch {
+		case !declared && !lc.everLive(ver):
+			c.Reason = fmt.Sprintf("%s is no longer declared and was never live", id)
 		case !declared:
 			c.Reason = fmt.Sprintf("%s is no longer declared and not among the %d version(s) retained", id, s.Retain)
 		case lc.everLive(ver):
@@ -618,7 +620,9 @@ func diffSchema(ix *index, s *model.Schema, opts Options) []Change {
 		default:
 			c.Reason = fmt.Sprintf("%s was never live and is older than the active %s", id, s.Active)
 		}
-		if why := dropBlocker(ix, loc, false); why != "" {
+		// A schema still building is mzsync's work area: leftovers of an
+		// interrupted pass in it never block its drop.
+		if why := dropBlocker(ix, loc, !lc.everLive(ver) && !loc.Marker.Built()); why != "" {
 			c = Change{Op: OpBlocked, Kind: KindSchema, Target: name, Version: id, Reason: "drop refused: " + why}
 		} else if !opts.AllowDrop && !s.Prune {
 			c = Change{Op: OpBlocked, Kind: KindSchema, Target: name, Version: id, Reason: c.Reason + "; drop needs --allow-drop or prune: true"}
@@ -788,4 +792,13 @@ func dropBlocker(ix *index, s *model.ObservedSchema, anyUnowned bool) string {
 		why = append(why, "holds objects mzsync does not own: "+strings.Join(unowned, ", "))
 	}
 	return strings.Join(why, "; ")
+}
+
+// sourceCreateReason says why a source is created and, when the manifest
+// names no cluster, where Materialize will put it.
+func sourceCreateReason(s *model.Source) string {
+	if s.Cluster == "" {
+		return "declared source does not exist; no cluster declared, so it runs on the active cluster of mzsync's session (session variable cluster, default quickstart)"
+	}
+	return "declared source does not exist"
 }
