@@ -3,6 +3,7 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -172,6 +173,24 @@ func checkSource(l *errList, s *SourceSpec) {
 }
 
 func checkSchema(l *errList, s *SchemaSpec) {
+	seenRole := map[string]bool{}
+	for i, g := range s.Grants {
+		p := fmt.Sprintf("spec.grants[%d]", i)
+		if err := checkRefName(g.Role); err != nil {
+			l.add(p+".role", "%v", err)
+		} else if seenRole[g.Role] {
+			l.add(p+".role", "role %q is granted twice; list its privileges once", g.Role)
+		}
+		seenRole[g.Role] = true
+		if len(g.Privileges) == 0 {
+			l.add(p+".privileges", "required: list USAGE and/or SELECT")
+		}
+		for j, pr := range g.Privileges {
+			if !slices.Contains(GrantPrivileges, pr) {
+				l.add(fmt.Sprintf("%s.privileges[%d]", p, j), "%q is not a privilege mzsync grants: use USAGE (schema) or SELECT (its relations), in upper case", pr)
+			}
+		}
+	}
 	if err := CheckName(s.Active); err != nil {
 		l.add("spec.active", "%v", err)
 	}

@@ -732,6 +732,9 @@ func diffVersion(ix *index, lc *lifecycle, s *model.Schema, v *model.Version, i,
 		}
 	}
 	if needBuilt && !broken {
+		if g, ok := grantChange(s, v, locName); ok {
+			changes = append(changes, g)
+		}
 		changes = append(changes, Change{Op: OpComment, Kind: KindSchema, Target: locName, Version: v.ID,
 			SQL:    []string{sqlCommentSchema(locName, marker(model.StateBuilt))},
 			Reason: fmt.Sprintf("record that %s is built (the last step of its build)", v.ID)})

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,5 +33,43 @@ func TestSourceWithoutCluster(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no source creation in %+v", p.Changes)
+	}
+}
+
+// TestGrantsBeforeCutover: a schema's grants are given on every version
+// as part of its build, after its objects and before it is recorded built
+// (so long before the swap).
+func TestGrantsBeforeCutover(t *testing.T) {
+	des := fxDesired("v1", 0, fxV1())
+	des.Schemas[0].Grants = []model.Grant{{Role: "reader", Privileges: []string{"SELECT", "USAGE"}}}
+	p, err := Diff(&model.Observed{}, des, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grantAt, builtAt, lastCreate := -1, -1, -1
+	var grants []string
+	for i, c := range p.Changes {
+		switch {
+		case c.Kind == KindGrant:
+			grantAt, grants = i, c.SQL
+		case c.Op == OpComment && c.Kind == KindSchema && strings.Contains(c.Reason, "is built"):
+			builtAt = i
+		case c.Op == OpCreate && grantAt < 0:
+			lastCreate = i
+		}
+	}
+	if grantAt < 0 || builtAt < grantAt || lastCreate > grantAt {
+		t.Fatalf("grant at %d, last create at %d, built record at %d: %+v", grantAt, lastCreate, builtAt, p.Changes)
+	}
+	want := []string{`GRANT SELECT ON TABLE "app_v1"."t" TO "reader"`, `GRANT SELECT ON TABLE "app_v1"."matview" TO "reader"`, `GRANT USAGE ON SCHEMA "app_v1" TO "reader"`}
+	for _, w := range want {
+		if !slices.Contains(grants, w) {
+			t.Errorf("missing %s in %q", w, grants)
+		}
+	}
+	for _, g := range grants {
+		if strings.Contains(g, "_idx") {
+			t.Errorf("an index is granted: %s", g)
+		}
 	}
 }
