@@ -32,7 +32,7 @@ func setupScript(e *testscript.Env) error {
 	if !ok || !strings.HasPrefix(filepath.Base(tb.Name()), "mz_") {
 		return nil
 	}
-	env := mzemutest.New(tb, func(o *mzemu.Options) { o.HydrationDelay = 100 * time.Millisecond })
+	env := mzemutest.New(tb, func(o *mzemu.Options) { o.HydrationDelay = time.Second })
 	env.UpstreamExec(
 		"CREATE TABLE t (a int)",
 		"ALTER TABLE t REPLICA IDENTITY FULL",

@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,20 +16,30 @@ import (
 func TestTransientErrorsAreRetried(t *testing.T) {
 	tests := []struct {
 		name   string
-		inject func(w *world)
+		inject func(w *world, a *applier)
 	}{
-		{"40001 on the swap transaction", func(w *world) {
+		{"40001 on the swap transaction", func(w *world, _ *applier) {
 			if err := w.env.Server.Faults().FailStatement(`(?i)ALTER SCHEMA .* SWAP WITH`, 1, "40001"); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"connection dropped at the materialized view", func(w *world) {
+		{"connection dropped at the materialized view", func(w *world, _ *applier) {
 			if err := w.env.Server.Faults().FailStatement(`(?i)CREATE MATERIALIZED VIEW`, 1, "08006"); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"connection dropped by the server mid-build", func(w *world) {
-			w.env.Server.Faults().DropConnectionAfter(4)
+		{"connection dropped by the server mid-build", func(w *world, a *applier) {
+			// The server drops the DDL session when its first table is
+			// sent (the lease's own statements, on another session, come
+			// before and are not counted).
+			armed := false
+			a.db.OnExec = func(sql string) error {
+				if !armed && strings.Contains(sql, "CREATE TABLE") {
+					armed = true
+					w.env.Server.Faults().DropConnectionAfter(1)
+				}
+				return a.rec.hook(sql)
+			}
 		}},
 	}
 	for _, tt := range tests {
@@ -40,7 +51,7 @@ func TestTransientErrorsAreRetried(t *testing.T) {
 			w.upExec("ALTER TABLE t ADD COLUMN b boolean DEFAULT false", "INSERT INTO t (a, b) VALUES (20, true)")
 			v2 := load(t, repoPath("examples", "manifests"))
 
-			tt.inject(w)
+			tt.inject(w, a)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			res, err := a.apply(ctx, v2, reconcile.ApplyOptions{Wait: true, Timeout: 30 * time.Second,

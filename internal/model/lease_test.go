@@ -18,3 +18,16 @@ func TestLeaseCommentRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestLeaseCommentToken(t *testing.T) {
+	want := Lease{Owner: "a", Expires: time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC), Token: "0123abcd"}
+	got, ok := ParseLeaseComment(want.String())
+	if !ok || got != want {
+		t.Fatalf("round trip of %q: %+v %v", want.String(), got, ok)
+	}
+	for name, want := range map[string]bool{"mzsync_lease": true, "mzsync_lease_fence_ab": true, "mzsync_lease_stale_1": true, "mzsync_leases": false, "app": false} {
+		if IsLeaseSchema(name) != want {
+			t.Errorf("IsLeaseSchema(%q) = %v", name, !want)
+		}
+	}
+}

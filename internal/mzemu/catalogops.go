@@ -355,6 +355,7 @@ func (s *Server) runDDL(ctx context.Context, ss *session, list []*stmt, checkRev
 			return "", err
 		}
 		s.revision++
+		s.catalogLog.committed(s.revision, ss.key, list)
 		s.setSecrets(x.secrets)
 	}
 	if !(commit && checkRev) {

@@ -100,5 +100,6 @@ func (ss *session) checkFaults(st *stmt) error {
 	if st.cls == clsEmpty {
 		return nil
 	}
+	ss.srv.catalogLog.received(st)
 	return ss.srv.faults.check(st.text)
 }

@@ -41,6 +41,8 @@ type Server struct {
 	// transaction can tell that another session changed the catalog.
 	ddlMu    sync.Mutex
 	revision int64
+	// catalogLog records committed catalog changes (catalog_log.go).
+	catalogLog catalogLog
 
 	mu       sync.Mutex
 	sessions map[uint64]*session

@@ -91,6 +91,40 @@ func (d *PgxDB) QueryString(ctx context.Context, sql string) (string, bool, erro
 	return s, true, nil
 }
 
+// QueryRows implements DB.
+func (d *PgxDB) QueryRows(ctx context.Context, sql string) ([][]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, err := d.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := c.Query(ctx, sql, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		if c.IsClosed() {
+			d.conn = nil
+		}
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	defer rows.Close()
+	var out [][]string
+	for rows.Next() {
+		vals := rows.RawValues()
+		row := make([]string, len(vals))
+		for i, v := range vals {
+			row[i] = string(v)
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		if c.IsClosed() {
+			d.conn = nil
+		}
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	return out, nil
+}
+
 // Conn returns the current connection, connecting if needed; observation
 // runs its batch on it.
 func (d *PgxDB) Conn(ctx context.Context) (*pgx.Conn, error) {
