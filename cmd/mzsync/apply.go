@@ -30,6 +30,7 @@ func runApply(ctx context.Context, e *env, args []string) int {
 	fingerprint := fs.String("plan-fingerprint", "", "refuse to apply unless the catalog still has this fingerprint (from plan --format json)")
 	lockWait := fs.Duration("lock-wait", 0, "wait this long for another writer's apply lease instead of failing at once")
 	leaseTTL := fs.Duration("lease-ttl", time.Minute, "how long the apply lease lasts without renewal")
+	swapTogether := fs.Bool("swap-together", false, "cut over every schema of this run in one DDL transaction, once all are ready (none changes if one cannot)")
 	if err := parseFlags(fs, e, args); err != nil {
 		return flagError(e, "apply", err)
 	}
@@ -42,14 +43,15 @@ func runApply(ctx context.Context, e *env, args []string) int {
 		return exitError
 	}
 	opts := reconcile.ApplyOptions{
-		Diff:        reconcile.Options{AllowDrop: *allowDrop},
-		Wait:        *wait,
-		Timeout:     *timeout,
-		RetryFor:    *timeout,
-		DryRun:      *dryRun,
-		Fingerprint: *fingerprint,
-		Log:         e.log,
-		Progress:    progressPrinter(e.stderr),
+		Diff:         reconcile.Options{AllowDrop: *allowDrop},
+		Wait:         *wait,
+		Timeout:      *timeout,
+		RetryFor:     *timeout,
+		DryRun:       *dryRun,
+		Fingerprint:  *fingerprint,
+		SwapTogether: *swapTogether,
+		Log:          e.log,
+		Progress:     progressPrinter(e.stderr),
 	}
 
 	db := mz.db("apply to Materialize")
@@ -75,25 +77,70 @@ func runApply(ctx context.Context, e *env, args []string) int {
 		return exitOK
 	}
 	if res != nil && res.Plan != nil {
-		fmt.Fprintf(e.stdout, "Applied %d change(s) for revision %s.\n", len(res.Executed), res.Plan.Revision)
-		for _, c := range res.Plan.Changes {
-			if c.Op == reconcile.OpBlocked || c.Op == reconcile.OpDrift {
-				fmt.Fprintf(e.stdout, "  %s %s: %s\n", c.Op, c.Target, c.Reason)
-			}
-		}
-		if res.NotReady != nil {
-			fmt.Fprintf(e.stdout, "Version %s is not ready yet; run apply again (or use --wait) to cut over.\n", res.NotReady)
-		}
+		printApplyResult(e.stdout, res)
 	}
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, reconcile.ErrReadinessTimeout):
+	case errors.Is(err, reconcile.ErrBlocked):
+		fmt.Fprintf(e.stderr, "mzsync apply: %v\n", err)
+		return exitChanges
+	case errors.Is(err, reconcile.ErrReadinessTimeout) && onlyTimeouts(res):
 		fmt.Fprintf(e.stderr, "mzsync apply: %v\n", err)
 		return exitTimeout
 	default:
 		fmt.Fprintf(e.stderr, "mzsync apply: %v\n", err)
 		return exitError
+	}
+}
+
+// onlyTimeouts reports whether every schema that failed failed on its
+// readiness timeout (exit 3); any other failure is an error (exit 1).
+func onlyTimeouts(res *reconcile.ApplyResult) bool {
+	if res == nil {
+		return true
+	}
+	for _, s := range res.Schemas {
+		if s.Err != nil && !errors.Is(s.Err, reconcile.ErrReadinessTimeout) {
+			return false
+		}
+	}
+	return true
+}
+
+// printApplyResult says what apply did, and, schema by schema, what it did
+// not do and why.
+func printApplyResult(w io.Writer, res *reconcile.ApplyResult) {
+	fmt.Fprintf(w, "Applied %d change(s) for revision %s.\n", len(res.Executed), res.Plan.Revision)
+	for _, s := range res.Schemas {
+		var state string
+		switch {
+		case s.Err != nil:
+			state = "failed: " + strings.ReplaceAll(s.Err.Error(), "\n", "\n    ")
+		case s.NotReady != nil:
+			state = fmt.Sprintf("version %s is not ready yet; run apply again (or use --wait) to cut over", s.NotReady)
+		case len(s.NotApplied) > 0:
+			state = "blocked"
+		default:
+			if len(s.Executed) == 0 {
+				continue
+			}
+			state = "done"
+		}
+		fmt.Fprintf(w, "schema %s: %d change(s) applied; %s.\n", s.Schema, len(s.Executed), state)
+		for _, c := range s.NotApplied {
+			switch c.Op {
+			case reconcile.OpBlocked, reconcile.OpDrift:
+				fmt.Fprintf(w, "  %s %s: %s\n", c.Op, c.Target, c.Reason)
+			default:
+				fmt.Fprintf(w, "  not applied: %s %s %s\n", c.Op, c.Kind, c.Target)
+			}
+		}
+	}
+	for _, c := range res.Plan.Changes {
+		if c.Version.Schema == "" && (c.Op == reconcile.OpBlocked || c.Op == reconcile.OpDrift) {
+			fmt.Fprintf(w, "  %s %s: %s\n", c.Op, c.Target, c.Reason)
+		}
 	}
 }
 

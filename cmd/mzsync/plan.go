@@ -25,7 +25,7 @@ func runPlan(ctx context.Context, e *env, args []string) int {
 	src.register(fs)
 	mz.register(fs)
 	format := fs.String("format", "text", "output format: text, json or markdown")
-	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when the plan has changes, 0 when it has none")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when the plan has changes or blocked or drift findings, 0 when it has none")
 	allowDrop := fs.Bool("allow-drop", false, "plan drops of retired versions beyond retention")
 	if err := parseFlags(fs, e, args); err != nil {
 		return flagError(e, "plan", err)
@@ -59,7 +59,7 @@ func runPlan(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "mzsync plan: write plan: %v\n", err)
 		return exitError
 	}
-	if *detailed && !plan.Empty() {
+	if *detailed && (!plan.Empty() || plan.Blocked()) {
 		return exitChanges
 	}
 	return exitOK

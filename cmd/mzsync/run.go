@@ -61,7 +61,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 		return flagError(e, "run", err)
 	}
 
-	// One pair of sessions for the daemon's life: DDL and catalog reads on
+	// The same sessions for the daemon's life: statements and catalog reads on
 	// db, the lease on leaseDB (so renewal never waits behind a long
 	// statement). Both reconnect after a lost connection.
 	db := mz.db("apply to Materialize")

@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/mzsync/mzsync/internal/mzemu"
 	"github.com/mzsync/mzsync/internal/mzemu/mzemutest"
 )
 
@@ -25,6 +24,9 @@ import (
 // get their own mzemu over a real PostgreSQL, set up as the seed guide
 // says (upstream table t(a) = 10, publication mz_source, connection
 // pg_conn), with $MZSYNC_MATERIALIZE and $PG_UPSTREAM_URL pointing at it.
+// Objects hydrate at once; a script holds what must not be ready, e.g.
+// with mzemu_control('hold', 'hydration', 'app_v1.*') through mzsql
+// (quotes doubled inside the script's single-quoted argument).
 func setupScript(e *testscript.Env) error {
 	_, file, _, _ := runtime.Caller(0)
 	e.Setenv("REPO", filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..")))
@@ -32,7 +34,7 @@ func setupScript(e *testscript.Env) error {
 	if !ok || !strings.HasPrefix(filepath.Base(tb.Name()), "mz_") {
 		return nil
 	}
-	env := mzemutest.New(tb, func(o *mzemu.Options) { o.HydrationDelay = time.Second })
+	env := mzemutest.New(tb)
 	env.UpstreamExec(
 		"CREATE TABLE t (a int)",
 		"ALTER TABLE t REPLICA IDENTITY FULL",

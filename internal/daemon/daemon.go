@@ -81,6 +81,13 @@ type Config struct {
 	After func(time.Duration) <-chan time.Time
 	// Rand returns a number in [0, 1) for jitter. Default math/rand/v2.
 	Rand func() float64
+	// PassTimeout bounds one pass, fetch included; a pass that runs out
+	// of it is counted as failed. Default 5m.
+	PassTimeout time.Duration
+	// UnhealthyAfter: /healthz turns unhealthy when no pass has finished
+	// for this long (while not suspended). Default the larger of three
+	// intervals and PassTimeout plus one interval.
+	UnhealthyAfter time.Duration
 }
 
 func (c *Config) defaults() {
@@ -107,6 +114,12 @@ func (c *Config) defaults() {
 	}
 	if c.Rand == nil {
 		c.Rand = rand.Float64
+	}
+	if c.PassTimeout <= 0 {
+		c.PassTimeout = 5 * time.Minute
+	}
+	if c.UnhealthyAfter <= 0 {
+		c.UnhealthyAfter = max(3*c.Interval, c.PassTimeout+c.Interval)
 	}
 }
 
@@ -135,9 +148,12 @@ type state struct {
 	// failures counts consecutive failed passes, for the backoff.
 	failures int
 	// completed counts passes since start, for /readyz.
-	completed  int
-	lastResult Result
-	lastError  string
+	completed int
+	// lastFinishedAt is when the last pass finished (start time before
+	// the first), for /healthz.
+	lastFinishedAt time.Time
+	lastResult     Result
+	lastError      string
 }
 
 // New returns a Daemon. It panics when cfg lacks Source or Pass, which is a
@@ -149,6 +165,7 @@ func New(cfg Config) *Daemon {
 	cfg.defaults()
 	d := &Daemon{cfg: cfg, trigger: make(chan struct{}, 1), metrics: newMetrics()}
 	now := cfg.Now()
+	d.st.lastFinishedAt = now
 	d.st.conditions = []Condition{
 		{Type: ConditionReady, Status: StatusUnknown, Reason: ReasonInitializing, Message: "No pass has completed yet.", LastTransitionTime: now},
 		{Type: ConditionReconciling, Status: StatusTrue, Reason: ReasonProgressing, Message: "The first pass is pending.", LastTransitionTime: now},
@@ -227,10 +244,14 @@ func (d *Daemon) Reconcile(ctx context.Context) time.Duration {
 
 	start := d.cfg.Now()
 	rec := PassRecord{StartedAt: start}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(parent, d.cfg.PassTimeout)
+	defer cancel()
 	snap, fetchErr := d.cfg.Source.Fetch(ctx)
-	if ctx.Err() != nil {
+	if parent.Err() != nil {
 		return 0
 	}
+	fetchErr = d.overran(ctx, fetchErr)
 	if snap == nil {
 		if fetchErr == nil {
 			fetchErr = errors.New("source returned no snapshot")
@@ -253,12 +274,17 @@ func (d *Daemon) Reconcile(ctx context.Context) time.Duration {
 	}
 
 	out, passErr := d.cfg.Pass(ctx, des)
-	if ctx.Err() != nil {
+	if parent.Err() != nil {
 		return 0
 	}
+	passErr = d.overran(ctx, passErr)
 	switch {
 	case errors.Is(passErr, reconcile.ErrLocked):
 		return d.finish(rec, ResultLocked, ReasonLocked, passErr, out, false)
+	case errors.Is(passErr, reconcile.ErrBlocked):
+		// Everything that could be applied was; what is left needs a
+		// person (a refused cutover, drift, an immutable version changed).
+		return d.finish(rec, ResultStalled, ReasonBlocked, passErr, out, false)
 	case passErr != nil:
 		return d.finish(rec, ResultFailed, ReasonFailed, passErr, out, false)
 	}
@@ -273,6 +299,18 @@ func (d *Daemon) Reconcile(ctx context.Context) time.Duration {
 		return d.finish(rec, ResultNotReady, ReasonWaitingForReadiness, nil, out, false)
 	}
 	return d.finish(rec, ResultSucceeded, ReasonSucceeded, nil, out, true)
+}
+
+// overran makes a pass that ran out of its deadline a failure that says
+// so, whatever the pass itself returned.
+func (d *Daemon) overran(ctx context.Context, err error) error {
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return err
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	return fmt.Errorf("pass exceeded its deadline of %s: %w", d.cfg.PassTimeout, err)
 }
 
 // finish records a pass and returns its requeue delay. applied says the
@@ -295,6 +333,7 @@ func (d *Daemon) finish(rec PassRecord, res Result, reason string, err error, ou
 	d.mu.Lock()
 	prevResult, prevErr, prevRev := d.st.lastResult, d.st.lastError, d.lastRevisionLocked()
 	d.st.completed++
+	d.st.lastFinishedAt = now
 	d.st.lastResult, d.st.lastError = res, rec.Error
 	d.st.history = append([]PassRecord{rec}, d.st.history...)
 	if len(d.st.history) > historyLen {
@@ -401,6 +440,26 @@ func (d *Daemon) SetLeaseHeld(held bool) {
 		v = 1
 	}
 	d.metrics.leaseHeld.Set(v)
+}
+
+// Healthy reports whether the loop is alive (for /healthz): a pass has
+// finished within UnhealthyAfter, or the daemon is suspended. Otherwise
+// it says since when no pass has finished.
+func (d *Daemon) Healthy() (bool, string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.st.suspended {
+		return true, ""
+	}
+	since := d.cfg.Now().Sub(d.st.lastFinishedAt)
+	if since <= d.cfg.UnhealthyAfter {
+		return true, ""
+	}
+	what := "no pass has finished"
+	if d.st.completed == 0 {
+		what = "no pass has finished since start"
+	}
+	return false, fmt.Sprintf("%s for %s (limit %s): the reconcile loop is stuck", what, since.Round(time.Second), d.cfg.UnhealthyAfter)
 }
 
 // Ready reports whether a pass has completed since start (for /readyz).

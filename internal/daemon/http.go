@@ -35,7 +35,7 @@ type HTTPConfig struct {
 //
 //	GET  /status   the Status as JSON
 //	GET  /metrics  Prometheus metrics
-//	GET  /healthz  200 while the process serves
+//	GET  /healthz  200 while passes finish; 503 when none has for several intervals
 //	GET  /readyz   200 once a pass has completed, 503 before
 //	POST /webhook  trigger a pass (GitHub or GitLab push hook), 202
 //	POST /suspend  stop passes; POST /resume  start them again
@@ -48,6 +48,10 @@ func (d *Daemon) Handler(cfg HTTPConfig) http.Handler {
 	mux.HandleFunc("GET /status", d.serveStatus)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{Registry: d.metrics.reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if ok, why := d.Healthy(); !ok {
+			http.Error(w, why, http.StatusServiceUnavailable)
+			return
+		}
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {

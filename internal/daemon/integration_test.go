@@ -17,6 +17,7 @@ import (
 	"github.com/mzsync/mzsync/internal/desired"
 	"github.com/mzsync/mzsync/internal/drift"
 	"github.com/mzsync/mzsync/internal/model"
+	"github.com/mzsync/mzsync/internal/mzemu"
 	"github.com/mzsync/mzsync/internal/mzemu/mzemutest"
 	"github.com/mzsync/mzsync/internal/observed"
 	"github.com/mzsync/mzsync/internal/pgtest"
@@ -96,6 +97,12 @@ func TestDaemonConvergesExample(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// Hold hydration until a pass has found v2 not ready, so the test sees
+	// the requeue whatever the machine's speed.
+	if err := env.Server.Hold(ctx, mzemu.HoldHydration, "*"); err != nil {
+		t.Fatal(err)
+	}
+	released := false
 	runCtx, stopRun := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(runCtx) }()
@@ -103,8 +110,15 @@ func TestDaemonConvergesExample(t *testing.T) {
 		if ctx.Err() != nil {
 			t.Fatalf("daemon did not converge; status: %+v", d.Status())
 		}
-		if h := d.Status().History; len(h) > 0 && h[0].Result == ResultFailed {
+		h := d.Status().History
+		if len(h) > 0 && h[0].Result == ResultFailed {
 			t.Fatalf("pass failed: %s", h[0].Error)
+		}
+		if !released && len(h) > 0 && h[0].Result == ResultNotReady {
+			if _, err := env.Server.Release(ctx, mzemu.HoldHydration, "*"); err != nil {
+				t.Fatal(err)
+			}
+			released = true
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

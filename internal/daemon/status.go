@@ -40,6 +40,7 @@ const (
 	ReasonProgressingWithRetry = "ProgressingWithRetry"
 	ReasonValidationFailed     = "ValidationFailed"
 	ReasonEmptyManifests       = "EmptyManifests"
+	ReasonBlocked              = "Blocked"
 )
 
 // historyLen is how many passes status keeps, newest first (as Flux).

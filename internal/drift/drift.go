@@ -108,8 +108,8 @@ func Compute(obs *model.Observed, des *model.Desired) *Report {
 
 func compareTable(vid model.VersionID, src model.Source, o model.ObservedObject, up model.UpstreamState) (Table, bool) {
 	t := Table{Version: vid, Table: o.Name, Source: src.Name, Upstream: o.Reference}
-	if o.Status == "ceased" {
-		msg := "Materialize ceased ingesting the table"
+	if o.Status == "stalled" {
+		msg := "Materialize stalled ingesting the table"
 		if o.Error != "" {
 			msg += ": " + o.Error
 		}

@@ -62,12 +62,12 @@ func TestCompute(t *testing.T) {
 			return u
 		}()), []Table{{Version: vid, Table: "t", Source: "pg", Upstream: ref, Severity: Breaking,
 			Problems: []string{`upstream table public.t has REPLICA IDENTITY DEFAULT, not FULL`}}}},
-		{"ceased in Materialize", baseObs(func() model.ObservedObject {
+		{"stalled in Materialize", baseObs(func() model.ObservedObject {
 			o := tableA
-			o.Status, o.Error = "ceased", "incompatible schema change"
+			o.Status, o.Error = "stalled", "incompatible schema change: source table t with oid 16384 has been altered"
 			return o
 		}(), upTable(colA)), []Table{{Version: vid, Table: "t", Source: "pg", Upstream: ref, Severity: Breaking,
-			Problems: []string{"Materialize ceased ingesting the table: incompatible schema change"}}}},
+			Problems: []string{"Materialize stalled ingesting the table: incompatible schema change: source table t with oid 16384 has been altered"}}}},
 		{"text column retyped is harmless", baseObs(func() model.ObservedObject {
 			o := tableA
 			o.TextColumns = []string{"a"}

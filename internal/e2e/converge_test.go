@@ -5,7 +5,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mzsync/mzsync/internal/golden"
 	"github.com/mzsync/mzsync/internal/reconcile"
@@ -23,9 +22,9 @@ func renderText(t *testing.T, p *reconcile.Plan) []byte {
 // TestConvergence checks the four steps: the forward plan matches its
 // golden file; after applying it the same state plans empty; the rollback
 // plan (active back to v1) matches its golden file and executes one swap
-// and no CREATE; after it the state plans empty again.
+// (and its live record) and no CREATE; after it the state plans empty again.
 func TestConvergence(t *testing.T) {
-	w := newWorld(t, 50*time.Millisecond)
+	w := newWorld(t)
 	a := w.applier()
 	v1 := load(t, repoPath("examples", "manifests-v1"))
 	mustApply(t, a, v1)
@@ -47,8 +46,9 @@ func TestConvergence(t *testing.T) {
 	before := len(a.rec.sent())
 	res := mustApply(t, a, back)
 	sent := a.rec.sent()[before:]
-	if len(res.Executed) != 1 || res.Executed[0].Op != reconcile.OpSwap {
-		t.Fatalf("rollback executed %+v, want exactly one swap", res.Executed)
+	if len(res.Executed) != 2 || res.Executed[0].Op != reconcile.OpSwap ||
+		res.Executed[1].Op != reconcile.OpComment || res.Executed[1].Target != "app" {
+		t.Fatalf("rollback executed %+v, want exactly one swap and the live record on app", res.Executed)
 	}
 	for _, s := range sent {
 		if strings.Contains(strings.ToUpper(s), "CREATE") {

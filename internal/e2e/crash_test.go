@@ -20,7 +20,7 @@ import (
 // complete version at every point.
 func TestCrashAfterEachStep(t *testing.T) {
 	// Count the statements of an uninterrupted v1 -> v2 apply first.
-	probe := newWorld(t, 20*time.Millisecond)
+	probe := newWorld(t)
 	pa := probe.applier()
 	mustApply(t, pa, load(t, repoPath("examples", "manifests-v1")))
 	probe.upExec("ALTER TABLE t ADD COLUMN b boolean DEFAULT false", "INSERT INTO t (a, b) VALUES (20, true)")
@@ -35,7 +35,7 @@ func TestCrashAfterEachStep(t *testing.T) {
 	for k := 1; k <= n; k++ {
 		t.Run(fmt.Sprintf("crash before statement %d of %d", k, n), func(t *testing.T) {
 			t.Parallel()
-			w := newWorld(t, 20*time.Millisecond)
+			w := newWorld(t)
 			first := w.applier()
 			mustApply(t, first, load(t, repoPath("examples", "manifests-v1")))
 			w.upExec("ALTER TABLE t ADD COLUMN b boolean DEFAULT false", "INSERT INTO t (a, b) VALUES (20, true)")

@@ -13,7 +13,6 @@ import (
 
 	"github.com/mzsync/mzsync/internal/desired"
 	"github.com/mzsync/mzsync/internal/model"
-	"github.com/mzsync/mzsync/internal/mzemu"
 	"github.com/mzsync/mzsync/internal/mzemu/mzemutest"
 	"github.com/mzsync/mzsync/internal/observed"
 	"github.com/mzsync/mzsync/internal/pgtest"
@@ -38,9 +37,9 @@ type world struct {
 	up  *pgx.Conn
 }
 
-func newWorld(t *testing.T, hydration time.Duration) *world {
+func newWorld(t *testing.T) *world {
 	t.Helper()
-	env := mzemutest.New(t, func(o *mzemu.Options) { o.HydrationDelay = hydration })
+	env := mzemutest.New(t)
 	ctx := context.Background()
 	w := &world{t: t, env: env, mz: connect(t, env.MaterializeURL), up: connect(t, env.UpstreamURL)}
 	w.upExec(
@@ -201,6 +200,19 @@ func (a *applier) plan(t *testing.T, des *model.Desired) *reconcile.Plan {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// waitFor polls cond until it holds, failing after a generous deadline
+// (a bound against hanging, never a timing assertion).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func mustApply(t *testing.T, a *applier, des *model.Desired) *reconcile.ApplyResult {

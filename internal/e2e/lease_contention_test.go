@@ -32,7 +32,7 @@ var (
 // two writers, no interleaving), and the stalled holder's late writes
 // refused by the fencing check.
 func TestLeaseContention(t *testing.T) {
-	w := newWorld(t, 0)
+	w := newWorld(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if _, err := w.mz.Exec(ctx, "CREATE SCHEMA work"); err != nil {

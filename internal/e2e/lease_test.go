@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mzsync/mzsync/internal/model"
+	"github.com/mzsync/mzsync/internal/mzemu"
 	"github.com/mzsync/mzsync/internal/reconcile"
 )
 
@@ -19,7 +20,7 @@ import (
 // manifests at once. Both wait for the lease; the DDL of one must lie
 // entirely before or after the DDL of the other.
 func TestConcurrentAppliesNeverInterleave(t *testing.T) {
-	w := newWorld(t, 50*time.Millisecond)
+	w := newWorld(t)
 	w.upExec("ALTER TABLE t ADD COLUMN b boolean DEFAULT false", "INSERT INTO t (a, b) VALUES (20, true)")
 	des := load(t, repoPath("examples", "manifests"))
 
@@ -120,7 +121,7 @@ func frozen() func() time.Time {
 // over, and the old holder's renewal, statements and release are refused
 // by the fence instead of writing over the new holder.
 func TestLeaseLockedAndTakeover(t *testing.T) {
-	w := newWorld(t, 0)
+	w := newWorld(t)
 	ctx := context.Background()
 	first, second := w.applier(), w.applier()
 	const ttl = 500 * time.Millisecond
@@ -193,7 +194,7 @@ func TestLeaseLockedAndTakeover(t *testing.T) {
 // over; a record whose fence was removed by hand expires a TTL after it
 // was first seen.
 func TestLegacyAndOrphanedLease(t *testing.T) {
-	w := newWorld(t, 0)
+	w := newWorld(t)
 	ctx := context.Background()
 	exp := w.serverNow(t).Add(300 * time.Millisecond)
 	legacy := model.Lease{Owner: "old-mzsync", Expires: exp}
@@ -310,7 +311,7 @@ func (c *crashDB) crashed() bool {
 // clock since the crash (and at once when the lease was never installed
 // or already released), and leaves no lease schema behind.
 func TestLeaseCrashAtEveryStep(t *testing.T) {
-	w := newWorld(t, 0)
+	w := newWorld(t)
 	ctx := context.Background()
 	const ttl = 300 * time.Millisecond
 	opts := func(owner string) reconcile.LeaseOptions {
@@ -389,8 +390,9 @@ func TestLeaseLossCancelsApply(t *testing.T) {
 	for _, how := range []string{"fence removed", "renewals fail"} {
 		t.Run(how, func(t *testing.T) {
 			t.Parallel()
-			// Hydration never completes within the test: the apply waits.
-			w := newWorld(t, time.Hour)
+			// Hydration is held: the apply waits.
+			w := newWorld(t)
+			w.env.Hold(mzemu.HoldHydration, "app_v1.*")
 			a := w.applier()
 			des := load(t, repoPath("examples", "manifests-v1"))
 			var once sync.Once

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/mzsync/mzsync/internal/mzemu"
+	"github.com/mzsync/mzsync/internal/reconcile"
 )
 
 // TestSeedScenario replays the upstream-schema-changes guide through
@@ -16,7 +19,7 @@ import (
 // app.matview the whole time and must only ever see a complete version:
 // 30 until the cutover, 20 after it, never an error, never no row.
 func TestSeedScenario(t *testing.T) {
-	w := newWorld(t, 300*time.Millisecond)
+	w := newWorld(t)
 	a := w.applier()
 
 	mustApply(t, a, load(t, repoPath("examples", "manifests-v1")))
@@ -59,9 +62,41 @@ func TestSeedScenario(t *testing.T) {
 		}
 	}()
 
-	mustApply(t, a, load(t, repoPath("examples", "manifests")))
-	// Keep reading a little after the cutover.
-	time.Sleep(100 * time.Millisecond)
+	// v2's materialized view stays unhydrated until the reader has read
+	// v1 many times while v2 is built and waited for; then it hydrates, the
+	// apply cuts over, and the reader must see v2 before it stops.
+	w.env.Hold(mzemu.HoldHydration, "app_v2.*")
+	applied := make(chan error, 1)
+	go func() {
+		actx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, err := a.apply(actx, load(t, repoPath("examples", "manifests")), reconcile.ApplyOptions{Wait: true, Timeout: 30 * time.Second})
+		applied <- err
+	}()
+	count := func(want int64) int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, r := range results {
+			if r == want {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, "v2 to be built and the reader to read v1 ten times", func() bool {
+		var built bool
+		err := w.mz.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM mz_materialized_views v JOIN mz_schemas s ON s.id = v.schema_id
+ WHERE s.name = 'app_v2' AND v.name = 'matview')`).Scan(&built)
+		return err == nil && built && count(30) >= 10
+	})
+	if n := w.env.Release(mzemu.HoldHydration, "app_v2.*"); n == 0 {
+		t.Fatal("nothing of app_v2 was held")
+	}
+	if err := <-applied; err != nil {
+		t.Fatalf("apply v2: %v", err)
+	}
+	waitFor(t, "the reader to see v2", func() bool { return count(20) > 0 })
 	stop()
 	<-done
 

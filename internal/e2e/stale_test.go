@@ -13,7 +13,7 @@ import (
 // fingerprint; if the catalog changes before apply, apply refuses and
 // sends nothing.
 func TestStalePlanIsRefused(t *testing.T) {
-	w := newWorld(t, 20*time.Millisecond)
+	w := newWorld(t)
 	a := w.applier()
 	des := load(t, repoPath("examples", "manifests-v1"))
 	reviewed := a.plan(t, des)

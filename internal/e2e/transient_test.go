@@ -2,10 +2,10 @@ package e2e_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/mzsync/mzsync/internal/mzemu"
 	"github.com/mzsync/mzsync/internal/reconcile"
 )
 
@@ -28,24 +28,18 @@ func TestTransientErrorsAreRetried(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
-		{"connection dropped by the server mid-build", func(w *world, a *applier) {
-			// The server drops the DDL session when its first table is
-			// sent (the lease's own statements, on another session, come
-			// before and are not counted).
-			armed := false
-			a.db.OnExec = func(sql string) error {
-				if !armed && strings.Contains(sql, "CREATE TABLE") {
-					armed = true
-					w.env.Server.Faults().DropConnectionAfter(1)
-				}
-				return a.rec.hook(sql)
+		{"connection dropped by the server mid-build", func(w *world, _ *applier) {
+			// The second build statement of v2, whichever session sends it;
+			// lease and catalog reads do not count.
+			if err := w.env.Server.Faults().Add(mzemu.Fault{Pattern: `(?i)^\s*CREATE .*app_v2`, Nth: 2, Action: mzemu.FaultDrop}); err != nil {
+				t.Fatal(err)
 			}
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			w := newWorld(t, 20*time.Millisecond)
+			w := newWorld(t)
 			a := w.applier()
 			mustApply(t, a, load(t, repoPath("examples", "manifests-v1")))
 			w.upExec("ALTER TABLE t ADD COLUMN b boolean DEFAULT false", "INSERT INTO t (a, b) VALUES (20, true)")

@@ -1,7 +1,9 @@
 package model
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -26,11 +28,32 @@ func TestSchemaMarkerRoundTrip(t *testing.T) {
 	for _, m := range []SchemaMarker{
 		{Schema: "app", Version: "v2", Digest: "sha256:abc"},
 		{Schema: "my schema", Version: "v=1%", Digest: "sha256:0"},
+		{Schema: "app", Version: "v2", Digest: "sha256:abc", State: StateBuilding},
+		{Schema: "app", Version: "v2", Digest: "sha256:abc", State: StateBuilt, Live: 7, History: []string{"v1", "a,b c", "v0"}},
 	} {
 		got, ok := ParseSchemaMarker(m.String())
-		if !ok || got != m {
-			t.Fatalf("round trip of %q: got %+v ok=%v", m.String(), got, ok)
+		if diff := cmp.Diff(m, got); !ok || diff != "" {
+			t.Fatalf("round trip of %q: ok=%v (-want +got):\n%s", m.String(), ok, diff)
 		}
+	}
+	// A marker written before build states were recorded still parses,
+	// as built and never recorded live.
+	legacy, ok := ParseSchemaMarker("mzsync:v1 schema=app version=v1 digest=sha256:1")
+	if !ok || !legacy.Built() || legacy.Live != 0 || legacy.State != "" {
+		t.Fatalf("legacy marker: %+v %v", legacy, ok)
+	}
+	if b, _ := ParseSchemaMarker(SchemaMarker{Schema: "a", Version: "v", State: StateBuilding}.String()); b.Built() {
+		t.Fatal("a building marker reads as built")
+	}
+	// A long history is cut from its oldest end to fit Materialize's limit.
+	long := SchemaMarker{Schema: "app", Version: "v999", Digest: "sha256:" + strings.Repeat("f", 64), State: StateBuilt, Live: 500}
+	for i := 498; i > 0; i-- {
+		long.History = append(long.History, fmt.Sprintf("v%d", i))
+	}
+	enc := long.String()
+	got, _ := ParseSchemaMarker(enc)
+	if len(enc) > MaxCommentBytes || len(got.History) < 50 || got.History[0] != "v498" {
+		t.Fatalf("long marker: %d bytes, %d history entries, first %q", len(enc), len(got.History), got.History[0])
 	}
 	if _, ok := ParseSchemaMarker("Deployment by alice | Commit SHA: 1"); ok {
 		t.Fatal("a foreign comment parsed as a marker")

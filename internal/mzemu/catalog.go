@@ -2,7 +2,7 @@ package mzemu
 
 // catalogVersion changes whenever bootstrapSQL changes, so a backing
 // database built by an older mzemu is rebuilt.
-const catalogVersion = "mzemu-catalog-7"
+const catalogVersion = "mzemu-catalog-8-roles1"
 
 // bootstrapSQL builds mzemu's hidden metadata schema (mzemu_meta), the
 // schema of pinned upstream foreign tables (mzemu_data) and the
@@ -27,22 +27,25 @@ CREATE SEQUENCE mzemu_meta.schema_seq START 4;
 CREATE SEQUENCE mzemu_meta.cluster_seq START 2;
 CREATE SEQUENCE mzemu_meta.replica_seq START 2;
 
-CREATE TABLE mzemu_meta.schemas (id text PRIMARY KEY, oid oid UNIQUE NOT NULL);
+CREATE TABLE mzemu_meta.schemas (id text PRIMARY KEY, oid oid UNIQUE NOT NULL, owner_id text NOT NULL DEFAULT 'u1');
 INSERT INTO mzemu_meta.schemas VALUES ('u3', 'public'::regnamespace::oid);
 
 CREATE TABLE mzemu_meta.clusters (
   id text PRIMARY KEY, name text UNIQUE NOT NULL, managed bool NOT NULL DEFAULT true,
-  size text, replication_factor int4);
+  size text, replication_factor int4, owner_id text NOT NULL DEFAULT 'u1');
 INSERT INTO mzemu_meta.clusters VALUES ('u1', 'quickstart', true, '25cc', 1);
 CREATE TABLE mzemu_meta.replicas (
-  id text PRIMARY KEY, name text NOT NULL, cluster_id text NOT NULL REFERENCES mzemu_meta.clusters ON DELETE CASCADE, size text);
+  id text PRIMARY KEY, name text NOT NULL, cluster_id text NOT NULL REFERENCES mzemu_meta.clusters ON DELETE CASCADE, size text,
+  owner_id text NOT NULL DEFAULT 'u1');
 INSERT INTO mzemu_meta.replicas VALUES ('u1', 'r1', 'u1', '25cc');
+` + rolesBootstrapSQL + `
 
 -- kind: table, source, view, materialized-view, index, connection, secret.
 CREATE TABLE mzemu_meta.objects (
   id text PRIMARY KEY,
   oid oid NOT NULL,
   kind text NOT NULL,
+  owner_id text NOT NULL DEFAULT 'u1',
   cluster_id text,
   create_tail text,
   definition text,
@@ -63,8 +66,34 @@ CREATE TABLE mzemu_meta.objects (
   publication text,
   slot text,
   server_name text,
-  data_table text
+  data_table text,
+  held text
 );
+
+-- Test controls (Server.Hold/Release): objects whose name matches a hold
+-- of their class are created held, i.e. not ready until released.
+CREATE TABLE mzemu_meta.holds (kind text NOT NULL, pattern text NOT NULL, PRIMARY KEY (kind, pattern));
+CREATE FUNCTION mzemu_meta.hold_applies(hold text, kind text, source_id text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $f$
+  SELECT CASE WHEN kind = 'table' AND source_id IS NOT NULL THEN hold IN ('ingestion', 'snapshot')
+              WHEN kind IN ('materialized-view', 'index') THEN hold = 'hydration'
+              ELSE false END
+$f$;
+CREATE FUNCTION mzemu_meta.hold_matches(pattern text, schema_name text, name text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $f$
+  SELECT name LIKE p OR schema_name || '.' || name LIKE p
+    FROM (SELECT replace(replace(replace(replace(pattern, '\', '\\'), '%', '\%'), '_', '\_'), '*', '%') AS p) x
+$f$;
+CREATE FUNCTION mzemu_meta.apply_holds() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  SELECT h.kind INTO NEW.held FROM mzemu_meta.holds h
+    JOIN pg_catalog.pg_class c ON c.oid = NEW.oid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+   WHERE mzemu_meta.hold_applies(h.kind, NEW.kind, NEW.source_id)
+     AND mzemu_meta.hold_matches(h.pattern, n.nspname::text, c.relname::text)
+   ORDER BY h.kind = 'ingestion' DESC LIMIT 1;
+  RETURN NEW;
+END
+$f$;
+CREATE TRIGGER apply_holds BEFORE INSERT ON mzemu_meta.objects FOR EACH ROW EXECUTE FUNCTION mzemu_meta.apply_holds();
 CREATE TABLE mzemu_meta.comments (
   id text NOT NULL, object_type text NOT NULL, sub_id int4, comment text NOT NULL);
 CREATE UNIQUE INDEX ON mzemu_meta.comments (id, object_type, COALESCE(sub_id, -1));
@@ -75,16 +104,18 @@ CREATE TABLE mzemu_meta.connections (
   id text PRIMARY KEY, host text NOT NULL, port int4 NOT NULL, dbname text NOT NULL,
   username text, user_secret text, password_secret text);
 
-CREATE FUNCTION mzemu_meta.await_ready(obj text) RETURNS boolean LANGUAGE plpgsql STABLE AS $f$
+CREATE FUNCTION mzemu_meta.await_ready(obj text) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $f$
 DECLARE r record;
 BEGIN
   LOOP
-    SELECT o.ready_at, o.status, o.error INTO r FROM mzemu_meta.objects o WHERE o.id = obj;
+    SELECT o.ready_at, o.held,
+           CASE WHEN src.status = 'stalled' THEN src.error WHEN o.status = 'stalled' THEN o.error END AS failure
+      INTO r FROM mzemu_meta.objects o LEFT JOIN mzemu_meta.objects src ON src.id = o.source_id WHERE o.id = obj;
     IF NOT FOUND THEN RETURN true; END IF;
-    IF r.status = 'ceased' THEN
-      RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = 'source must be dropped and recreated due to failure: ' || r.error;
+    IF r.failure IS NOT NULL THEN
+      RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = 'source must be dropped and recreated due to failure: ' || r.failure;
     END IF;
-    EXIT WHEN r.ready_at IS NULL OR r.ready_at <= clock_timestamp();
+    EXIT WHEN r.held IS NULL AND (r.ready_at IS NULL OR r.ready_at <= clock_timestamp());
     PERFORM pg_sleep(0.005);
   END LOOP;
   RETURN true;
@@ -94,7 +125,7 @@ $f$;
 CREATE VIEW mzemu_meta.items AS
 SELECT o.*, c.relname::text AS name, s.id AS schema_id, n.nspname::text AS schema_name,
        'materialize.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS fqname,
-       o.ready_at IS NULL OR o.ready_at <= clock_timestamp() AS ready
+       o.held IS NULL AND (o.ready_at IS NULL OR o.ready_at <= clock_timestamp()) AS ready
   FROM mzemu_meta.objects o
   JOIN pg_catalog.pg_class c ON c.oid = o.oid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -122,44 +153,44 @@ CREATE FUNCTION mz_catalog.version() RETURNS text LANGUAGE sql IMMUTABLE AS $f$ 
 CREATE FUNCTION mz_catalog.mz_now() RETURNS timestamptz LANGUAGE sql STABLE AS $f$ SELECT now() $f$;
 
 CREATE VIEW mz_catalog.mz_databases AS
-SELECT 'u1'::text AS id, 20000::oid AS oid, 'materialize'::text AS name, 'u1'::text AS owner_id, '{}'::text[] AS privileges;
+SELECT 'u1'::text AS id, 20000::oid AS oid, 'materialize'::text AS name, 'u1'::text AS owner_id, mzemu_meta.acl('database', 'u1') AS privileges;
 
 CREATE VIEW mz_catalog.mz_schemas AS
-SELECT s.id, n.oid, 'u1'::text AS database_id, n.nspname::text AS name, 'u1'::text AS owner_id, '{}'::text[] AS privileges
+SELECT s.id, n.oid, 'u1'::text AS database_id, n.nspname::text AS name, s.owner_id, mzemu_meta.acl('schema', s.id) AS privileges
   FROM mzemu_meta.schemas s JOIN pg_catalog.pg_namespace n ON n.oid = s.oid
 UNION ALL
-SELECT v.id, n.oid, NULL::text, v.name, 's1'::text, '{}'::text[]
+SELECT v.id, n.oid, NULL::text, v.name, 's1'::text, ARRAY['=U/s1']::text[]
   FROM (VALUES ('s1', 'mz_catalog'), ('s2', 'pg_catalog'), ('s3', 'mz_internal'), ('s4', 'information_schema')) v(id, name)
   JOIN pg_catalog.pg_namespace n ON n.nspname = v.name;
 
 CREATE VIEW mz_catalog.mz_sources AS
 SELECT i.id, i.oid, i.schema_id, i.name, 'postgres'::text AS type, i.connection_id,
        NULL::text AS size, 'none'::text AS envelope_type, NULL::text AS key_format, NULL::text AS value_format,
-       i.cluster_id, 'u1'::text AS owner_id, '{}'::text[] AS privileges,
+       i.cluster_id, i.owner_id, mzemu_meta.acl('item', i.id) AS privileges,
        cs.create_sql, cs.create_sql AS redacted_create_sql
   FROM mzemu_meta.items i JOIN mzemu_meta.create_sqls cs ON cs.id = i.id
  WHERE i.kind = 'source';
 
 CREATE VIEW mz_catalog.mz_tables AS
-SELECT i.id, i.oid, i.schema_id, i.name, 'u1'::text AS owner_id, '{}'::text[] AS privileges,
+SELECT i.id, i.oid, i.schema_id, i.name, i.owner_id, mzemu_meta.acl('item', i.id) AS privileges,
        cs.create_sql, cs.create_sql AS redacted_create_sql, i.source_id
   FROM mzemu_meta.items i JOIN mzemu_meta.create_sqls cs ON cs.id = i.id
  WHERE i.kind = 'table';
 
 CREATE VIEW mz_catalog.mz_views AS
-SELECT i.id, i.oid, i.schema_id, i.name, i.definition, 'u1'::text AS owner_id, '{}'::text[] AS privileges,
+SELECT i.id, i.oid, i.schema_id, i.name, i.definition, i.owner_id, mzemu_meta.acl('item', i.id) AS privileges,
        cs.create_sql, cs.create_sql AS redacted_create_sql
   FROM mzemu_meta.items i JOIN mzemu_meta.create_sqls cs ON cs.id = i.id
  WHERE i.kind = 'view';
 
 CREATE VIEW mz_catalog.mz_materialized_views AS
-SELECT i.id, i.oid, i.schema_id, i.name, i.cluster_id, i.definition, 'u1'::text AS owner_id, '{}'::text[] AS privileges,
+SELECT i.id, i.oid, i.schema_id, i.name, i.cluster_id, i.definition, i.owner_id, mzemu_meta.acl('item', i.id) AS privileges,
        cs.create_sql, cs.create_sql AS redacted_create_sql
   FROM mzemu_meta.items i JOIN mzemu_meta.create_sqls cs ON cs.id = i.id
  WHERE i.kind = 'materialized-view';
 
 CREATE VIEW mz_catalog.mz_indexes AS
-SELECT i.id, i.oid, i.name, i.on_id, i.cluster_id, 'u1'::text AS owner_id,
+SELECT i.id, i.oid, i.name, i.on_id, i.cluster_id, i.owner_id,
        cs.create_sql, cs.create_sql AS redacted_create_sql
   FROM mzemu_meta.items i JOIN mzemu_meta.create_sqls cs ON cs.id = i.id
  WHERE i.kind = 'index';
@@ -188,29 +219,29 @@ SELECT i.id, a.attname::text AS name, a.attnum::int8 AS position,
  WHERE i.kind IN ('table', 'source', 'view', 'materialized-view');
 
 CREATE VIEW mz_catalog.mz_connections AS
-SELECT i.id, i.oid, i.schema_id, i.name, 'postgres'::text AS type, 'u1'::text AS owner_id, '{}'::text[] AS privileges,
+SELECT i.id, i.oid, i.schema_id, i.name, 'postgres'::text AS type, i.owner_id, mzemu_meta.acl('item', i.id) AS privileges,
        cs.create_sql, cs.create_sql AS redacted_create_sql
   FROM mzemu_meta.items i JOIN mzemu_meta.create_sqls cs ON cs.id = i.id
  WHERE i.kind = 'connection';
 
 CREATE VIEW mz_catalog.mz_secrets AS
-SELECT i.id, i.oid, i.schema_id, i.name, 'u1'::text AS owner_id, '{}'::text[] AS privileges
+SELECT i.id, i.oid, i.schema_id, i.name, i.owner_id, mzemu_meta.acl('item', i.id) AS privileges
   FROM mzemu_meta.items i WHERE i.kind = 'secret';
 
 CREATE VIEW mz_catalog.mz_clusters AS
-SELECT c.id, c.name, 'u1'::text AS owner_id, '{}'::text[] AS privileges, c.managed, c.size,
+SELECT c.id, c.name, c.owner_id, mzemu_meta.acl('cluster', c.id) AS privileges, c.managed, c.size,
        c.replication_factor, false AS disk, '{}'::text[] AS availability_zones,
        false AS introspection_debugging, interval '1 second' AS introspection_interval
   FROM mzemu_meta.clusters c;
 
 CREATE VIEW mz_catalog.mz_cluster_replicas AS
-SELECT r.id, r.name, r.cluster_id, r.size, NULL::text AS availability_zone, 'u1'::text AS owner_id, false AS disk
+SELECT r.id, r.name, r.cluster_id, r.size, NULL::text AS availability_zone, r.owner_id, false AS disk
   FROM mzemu_meta.replicas r;
 
 CREATE VIEW mz_catalog.mz_objects AS
-SELECT i.id, i.oid, i.schema_id, i.name, i.kind AS type, 'u1'::text AS owner_id,
+SELECT i.id, i.oid, i.schema_id, i.name, i.kind AS type, i.owner_id,
        CASE WHEN i.kind IN ('source', 'materialized-view', 'index') THEN i.cluster_id END AS cluster_id,
-       '{}'::text[] AS privileges
+       mzemu_meta.acl('item', i.id) AS privileges
   FROM mzemu_meta.items i;
 
 CREATE VIEW mz_internal.mz_object_fully_qualified_names AS
@@ -234,22 +265,40 @@ SELECT i.id, i.up_schema AS schema_name, i.up_table AS table_name
 CREATE VIEW mz_internal.mz_source_references AS
 SELECT r.source_id, r.namespace, r.name, r.updated_at, r.columns FROM mzemu_meta.source_refs r;
 
+-- source_state: the status of every source and source-fed table, as
+-- Materialize derives it: a source is paused without a replica and stalled
+-- with its own error; a table shows its source's stall (and error), its own
+-- stall (incompatible schema change), starting until ingestion starts
+-- (held 'ingestion'), and running from then on, before its snapshot
+-- completes.
+CREATE VIEW mzemu_meta.source_state AS
+SELECT i.id, i.name, i.kind, i.created_at, i.ready, i.ready_at, i.held,
+       CASE WHEN src.status = 'stalled' THEN 'stalled'
+            WHEN i.status = 'stalled' THEN 'stalled'
+            WHEN NOT EXISTS (SELECT 1 FROM mzemu_meta.replicas r WHERE r.cluster_id = src.cluster_id) THEN 'paused'
+            WHEN i.held = 'ingestion' THEN 'starting'
+            ELSE 'running' END AS status,
+       CASE WHEN src.status = 'stalled' THEN src.error WHEN i.status = 'stalled' THEN i.error END AS error,
+       CASE WHEN src.status = 'stalled' THEN src.status_changed_at WHEN i.status = 'stalled' THEN i.status_changed_at END AS stalled_at
+  FROM mzemu_meta.items i JOIN mzemu_meta.objects src ON src.id = COALESCE(i.source_id, i.id)
+ WHERE i.kind = 'source' OR (i.kind = 'table' AND i.source_id IS NOT NULL);
+
 CREATE VIEW mz_internal.mz_source_statuses AS
-SELECT i.id, i.name, 'postgres'::text AS type, i.created_at AS last_status_change_at,
-       'running'::text AS status, NULL::text AS error, NULL::jsonb AS details
-  FROM mzemu_meta.items i WHERE i.kind = 'source'
-UNION ALL
-SELECT i.id, i.name, 'table'::text,
-       COALESCE(i.status_changed_at, CASE WHEN i.ready THEN i.ready_at ELSE i.created_at END),
-       CASE WHEN i.status = 'ceased' THEN 'ceased' WHEN i.ready THEN 'running' ELSE 'starting' END,
-       CASE WHEN i.status = 'ceased' THEN i.error END,
-       CASE WHEN i.status = 'ceased' THEN jsonb_build_object('hints', '[]'::jsonb) END
-  FROM mzemu_meta.items i WHERE i.kind = 'table' AND i.source_id IS NOT NULL;
+SELECT s.id, s.name, CASE WHEN s.kind = 'source' THEN 'postgres' ELSE 'table' END AS type,
+       COALESCE(s.stalled_at, s.created_at) AS last_status_change_at, s.status, s.error,
+       CASE WHEN s.error IS NOT NULL THEN jsonb_build_object('hints', '[]'::jsonb) END AS details
+  FROM mzemu_meta.source_state s;
 
 CREATE VIEW mz_internal.mz_source_status_history AS
-SELECT s.last_status_change_at AS occurred_at, s.id AS source_id, s.status, s.error, s.details, NULL::text AS replica_id
-  FROM mz_internal.mz_source_statuses s;
+SELECT s.created_at AS occurred_at, s.id AS source_id, h.status, NULL::text AS error, NULL::jsonb AS details, NULL::text AS replica_id
+  FROM mzemu_meta.source_state s CROSS JOIN (VALUES ('starting'), ('running')) h(status)
+ WHERE s.status IN ('running', 'stalled') OR h.status = 'starting'
+UNION ALL
+SELECT s.stalled_at, s.id, s.status, s.error, jsonb_build_object('hints', '[]'::jsonb), NULL::text
+  FROM mzemu_meta.source_state s WHERE s.status = 'stalled';
 
+-- No row until ingestion starts; snapshot_committed false until the
+-- snapshot is done, then true.
 CREATE VIEW mz_internal.mz_source_statistics AS
 SELECT i.id, r.id AS replica_id,
        0::int8 AS messages_received, 0::int8 AS bytes_received, 0::int8 AS updates_staged,
@@ -260,7 +309,7 @@ SELECT i.id, r.id AS replica_id,
   FROM mzemu_meta.items i
   JOIN mzemu_meta.objects src ON src.id = COALESCE(i.source_id, i.id)
   JOIN mzemu_meta.replicas r ON r.cluster_id = src.cluster_id
- WHERE i.kind = 'source' OR (i.kind = 'table' AND i.source_id IS NOT NULL);
+ WHERE (i.kind = 'source' OR (i.kind = 'table' AND i.source_id IS NOT NULL)) AND i.held IS DISTINCT FROM 'ingestion';
 
 CREATE VIEW mz_internal.mz_compute_hydration_statuses AS
 SELECT i.id AS object_id, r.id AS replica_id, i.ready AS hydrated,
@@ -276,7 +325,7 @@ SELECT i.id, r.id, true FROM mzemu_meta.items i JOIN mzemu_meta.replicas r ON r.
 
 CREATE VIEW mz_internal.mz_wallclock_global_lag AS
 SELECT i.id AS object_id,
-       CASE WHEN i.status = 'ceased' THEN clock_timestamp() - i.status_changed_at
+       CASE WHEN i.status = 'stalled' THEN clock_timestamp() - i.status_changed_at
             WHEN i.ready THEN interval '10 milliseconds'
             ELSE clock_timestamp() - i.created_at END AS lag
   FROM mzemu_meta.items i
@@ -305,6 +354,7 @@ CREATE VIEW mz_internal.mz_cluster_replica_status_history AS
 SELECT r.replica_id, r.process_id, r.status, r.reason, r.updated_at AS occurred_at
   FROM mz_internal.mz_cluster_replica_statuses r WHERE false;
 
+` + rolesTriggersSQL + `
 INSERT INTO mzemu_meta.info VALUES ('version', '` + catalogVersion + `');
 `
 

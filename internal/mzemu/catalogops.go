@@ -87,14 +87,15 @@ func textArray(v []string) string {
 type item struct {
 	id, kind, name, schemaID, schemaName, fqname string
 	clusterID, sourceID, connectionID, onID, oid string
+	owner                                        string
 }
 
 const itemCols = `id, kind, name, schema_id, schema_name, fqname, COALESCE(cluster_id, ''), COALESCE(source_id, ''),
- COALESCE(connection_id, ''), COALESCE(on_id, ''), oid::text`
+ COALESCE(connection_id, ''), COALESCE(on_id, ''), oid::text, owner_id`
 
 func scanItem(r []string) *item {
 	return &item{id: r[0], kind: r[1], name: r[2], schemaID: r[3], schemaName: r[4], fqname: r[5],
-		clusterID: r[6], sourceID: r[7], connectionID: r[8], onID: r[9], oid: r[10]}
+		clusterID: r[6], sourceID: r[7], connectionID: r[8], onID: r[9], oid: r[10], owner: r[11]}
 }
 
 // mustBe checks an item's type against the one a statement names.
@@ -102,7 +103,15 @@ func (it *item) mustBe(kind string) error {
 	if it.kind == kind {
 		return nil
 	}
-	return errf(codeInternal, "%s is a %s not a %s", it.fqname, kindWord(it.kind), kindWord(kind))
+	return errf(codeInternal, "%s is %s %s not %s %s", it.fqname, article(it.kind), kindWord(it.kind), article(kind), kindWord(kind))
+}
+
+// article is the indefinite article Materialize uses before a type.
+func article(kind string) string {
+	if kind == "index" {
+		return "an"
+	}
+	return "a"
 }
 
 // lookupItem finds an item by (possibly qualified) name through the
@@ -210,6 +219,9 @@ func (x *ddlTx) newItemTarget(ctx context.Context, parts []string) (schemaID, sc
 		schemaID, schemaName, err = x.ss.resolveSchema(ctx, parts[:len(parts)-1])
 	}
 	if err != nil {
+		return "", "", "", "", err
+	}
+	if err := x.requireSchemaPrivilege(ctx, schemaID, schemaName, 'C'); err != nil {
 		return "", "", "", "", err
 	}
 	exists, err = x.nameTaken(ctx, schemaID, name)
@@ -336,6 +348,10 @@ func (s *Server) runDDL(ctx context.Context, ss *session, list []*stmt, checkRev
 		return "", err
 	}
 	x := &ddlTx{ss: ss, secrets: map[string]string{}}
+	if err := x.exec(ctx, `SELECT set_config('mzemu.role', $1, true)`, ss.roleID); err != nil {
+		ss.db.Exec(ctx, "ROLLBACK").ReadAll()
+		return "", err
+	}
 	var tag string
 	for _, st := range list {
 		x.notices = nil
@@ -377,4 +393,24 @@ func (x *ddlTx) claimItemName(ctx context.Context, parts []string, kind string, 
 	}
 	skip, err = x.alreadyExists(kind, exists, schema, name, ifNotExists)
 	return schema, name, skip && err == nil, err
+}
+
+// reservedSchemaName is Materialize's error for a schema name with a
+// system prefix (catalog error, XX000).
+func reservedSchemaName(name string) error {
+	if strings.HasPrefix(name, "mz_") || strings.HasPrefix(name, "pg_") {
+		return errf(codeInternal, "unacceptable schema name '%s'", name).
+			withDetail(`The prefixes "mz_" and "pg_" are reserved for system schemas.`)
+	}
+	return nil
+}
+
+// isAmbientSchema reports Materialize's system schemas (those without a
+// database).
+func isAmbientSchema(n string) bool {
+	switch n {
+	case "mz_catalog", "mz_internal", "pg_catalog", "information_schema", "mz_unsafe", "mz_introspection":
+		return true
+	}
+	return false
 }

@@ -3,7 +3,6 @@ package mzemu
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/mzsync/mzsync/internal/model"
@@ -14,6 +13,9 @@ func parseDrop(p *parser) (*stmt, error) {
 	kind, err := parseObjectKind(p)
 	if err != nil {
 		return nil, err
+	}
+	if kind == "role" {
+		return parseDropRole(p)
 	}
 	switch kind {
 	case "table", "view", "materialized-view", "source", "index", "connection", "secret", "schema", "cluster":
@@ -62,7 +64,16 @@ func parseDrop(p *parser) (*stmt, error) {
 				}
 				return "", errf(codeInternal, "unknown catalog item '%s'", strings.Join(n, "."))
 			}
+			if kind == "view" && it.kind == "materialized-view" {
+				return "", errf(codeInternal, "%s is not a view", it.fqname)
+			}
 			if err := it.mustBe(kind); err != nil {
+				return "", err
+			}
+			if err := x.requireItemOwner(ctx, it); err != nil {
+				return "", err
+			}
+			if err := x.requireSchemaPrivilege(ctx, it.schemaID, it.schemaName, 'U'); err != nil {
 				return "", err
 			}
 			targets = append(targets, it)
@@ -93,10 +104,11 @@ func (x *ddlTx) dropItems(ctx context.Context, targets []*item, cascade bool) er
 // the targets from outside the set.
 func (x *ddlTx) restrictCheck(ctx context.Context, targets []*item, ids []string) error {
 	for _, t := range targets {
+		// Materialize names the first dependent (by ID) only.
 		rows, err := x.q(ctx, `SELECT i.kind, i.name, i.schema_name, i.schema_name::name = ANY (current_schemas(false))
   FROM mzemu_meta.deps d JOIN mzemu_meta.items i ON i.id = d.object_id
  WHERE d.referenced_id = $1 AND NOT d.object_id = ANY ($2) AND i.kind <> 'index'
- ORDER BY i.schema_name, i.name`, t.id, ids)
+ ORDER BY substr(i.id, 2)::int8 LIMIT 1`, t.id, ids)
 		if err != nil {
 			return err
 		}
@@ -194,14 +206,20 @@ func (x *ddlTx) dropSchemas(ctx context.Context, names [][]string, ifExists, cas
 			return err
 		}
 		if id == "" {
-			if isSystemSchema(name) {
-				return errf("42501", "system schema '%s' cannot be modified", name)
+			if isAmbientSchema(name) {
+				return errf(codeInternal, "cannot drop schema %s because it is required by the database system", name)
 			}
 			if ifExists {
 				x.notice(notice(codeUndefinedObj, "schema %q does not exist, skipping", name))
 				continue
 			}
 			return errf(codeInternal, "unknown schema '%s'", name)
+		}
+		if err := x.requireSchemaOwner(ctx, id, name); err != nil {
+			return err
+		}
+		if err := x.requireDatabasePrivilege(ctx, 'U'); err != nil {
+			return err
 		}
 		rows, err := x.q(ctx, `SELECT id FROM mzemu_meta.items WHERE schema_id = $1`, id)
 		if err != nil {
@@ -232,57 +250,17 @@ func (x *ddlTx) dropSchemas(ctx context.Context, names [][]string, ifExists, cas
 	return nil
 }
 
-func (x *ddlTx) dropClusters(ctx context.Context, names [][]string, ifExists, cascade bool) error {
-	for _, n := range names {
-		name := n[len(n)-1]
-		rows, err := x.q(ctx, `SELECT id FROM mzemu_meta.clusters WHERE name = $1`, name)
-		if err != nil {
-			return err
-		}
-		if len(rows) == 0 {
-			if ifExists {
-				x.notice(notice(codeUndefinedObj, "cluster %q does not exist, skipping", name))
-				continue
-			}
-			return errf(codeInternal, "unknown cluster '%s'", name)
-		}
-		cid := rows[0][0]
-		objs, err := x.q(ctx, `SELECT id, kind, name FROM mzemu_meta.items WHERE cluster_id = $1 ORDER BY name`, cid)
-		if err != nil {
-			return err
-		}
-		if len(objs) > 0 {
-			if !cascade {
-				var deps []string
-				for _, o := range objs {
-					deps = append(deps, fmt.Sprintf("%s %q", kindWord(o[1]), o[2]))
-				}
-				return errf(codeInternal, "cannot drop cluster %q: still depended upon by %s", name, strings.Join(deps, ", ")).
-					withHint("Use DROP ... CASCADE to drop the dependent objects too.")
-			}
-			var ids []string
-			for _, o := range objs {
-				ids = append(ids, o[0])
-			}
-			if err := x.dropClosure(ctx, ids, true); err != nil {
-				return err
-			}
-		}
-		if err := x.exec(ctx, `DELETE FROM mzemu_meta.clusters WHERE id = $1`, cid); err != nil {
-			return err
-		}
-		if err := x.exec(ctx, `DELETE FROM mzemu_meta.comments WHERE id = $1 AND object_type = 'cluster'`, cid); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func parseAlter(p *parser) (*stmt, error) {
 	p.next()
+	if p.words("default", "privileges") {
+		return parseAlterDefaultPrivileges(p)
+	}
 	kind, err := parseObjectKind(p)
 	if err != nil {
 		return nil, err
+	}
+	if kind == "role" {
+		return parseAlterRole(p)
 	}
 	ifExists := p.words("if", "exists")
 	name, err := p.objName()
@@ -290,6 +268,18 @@ func parseAlter(p *parser) (*stmt, error) {
 		return nil, err
 	}
 	switch {
+	case p.words("owner", "to"):
+		newOwner, err := p.ident()
+		if err != nil {
+			return nil, err
+		}
+		if err := p.expectEnd(); err != nil {
+			return nil, err
+		}
+		tag := "ALTER " + strings.ToUpper(kindWord(kind))
+		return ddlStmt(clsDDLSingle, tag, func(ctx context.Context, x *ddlTx) (string, error) {
+			return tag, x.alterOwner(ctx, kind, name, newOwner, ifExists)
+		}), nil
 	case p.words("swap", "with"):
 		other, err := p.ident()
 		if err != nil {
@@ -344,6 +334,9 @@ func parseAlter(p *parser) (*stmt, error) {
 			if err := it.mustBe("secret"); err != nil {
 				return "", err
 			}
+			if err := x.requireItemOwner(ctx, it); err != nil {
+				return "", err
+			}
 			v, err := x.secretValue(ctx, expr)
 			if err != nil {
 				return "", err
@@ -377,6 +370,15 @@ func (x *ddlTx) swapSchemas(ctx context.Context, a []string, b string) error {
 			return errf(codeInternal, "unknown schema '%s'", s[1])
 		}
 	}
+	if err := x.requireSchemaOwner(ctx, aid, aname); err != nil {
+		return err
+	}
+	if err := x.requireSchemaOwner(ctx, bid, bname); err != nil {
+		return err
+	}
+	if err := x.requireDatabasePrivilege(ctx, 'C'); err != nil {
+		return err
+	}
 	if aid == bid {
 		return nil
 	}
@@ -387,22 +389,6 @@ func (x *ddlTx) swapSchemas(ctx context.Context, a []string, b string) error {
 		}
 	}
 	return nil
-}
-
-func (x *ddlTx) swapClusters(ctx context.Context, a, b string) error {
-	rows, err := x.q(ctx, `SELECT name FROM mzemu_meta.clusters WHERE name IN ($1, $2)`, a, b)
-	if err != nil {
-		return err
-	}
-	for _, n := range []string{a, b} {
-		if !slices.ContainsFunc(rows, func(r []string) bool { return r[0] == n }) {
-			return errf(codeInternal, "unknown cluster '%s'", n)
-		}
-	}
-	if a == b {
-		return nil
-	}
-	return x.exec(ctx, `UPDATE mzemu_meta.clusters SET name = CASE WHEN name = $1 THEN $2 ELSE $1 END WHERE name IN ($1, $2)`, a, b)
 }
 
 func (x *ddlTx) rename(ctx context.Context, kind string, name []string, newName string, ifExists bool) error {
@@ -418,6 +404,15 @@ func (x *ddlTx) rename(ctx context.Context, kind string, name []string, newName 
 			}
 			return errf(codeInternal, "unknown schema '%s'", old)
 		}
+		if err := x.requireSchemaOwner(ctx, id, old); err != nil {
+			return err
+		}
+		if err := x.requireDatabasePrivilege(ctx, 'C'); err != nil {
+			return err
+		}
+		if err := reservedSchemaName(newName); err != nil {
+			return err
+		}
 		if oid, n, err := x.ss.lookupSchema(ctx, []string{newName}); err != nil {
 			return err
 		} else if oid != "" || isSystemSchema(n) {
@@ -425,21 +420,7 @@ func (x *ddlTx) rename(ctx context.Context, kind string, name []string, newName 
 		}
 		return x.exec(ctx, "ALTER SCHEMA "+model.QuoteIdent(old)+" RENAME TO "+model.QuoteIdent(newName))
 	case "cluster":
-		rows, err := x.q(ctx, `SELECT 1 FROM mzemu_meta.clusters WHERE name = $1`, newName)
-		if err != nil {
-			return err
-		}
-		if len(rows) > 0 {
-			return errf(codeInternal, "cluster '%s' already exists", newName)
-		}
-		rows, err = x.q(ctx, `UPDATE mzemu_meta.clusters SET name = $2 WHERE name = $1 RETURNING id`, name[len(name)-1], newName)
-		if err != nil {
-			return err
-		}
-		if len(rows) == 0 && !ifExists {
-			return errf(codeInternal, "unknown cluster '%s'", name[len(name)-1])
-		}
-		return nil
+		return x.renameCluster(ctx, name[len(name)-1], newName, ifExists)
 	case "table", "view", "materialized-view", "source", "index", "connection", "secret":
 	default:
 		return errf(codeFeature, "ALTER %s ... RENAME is not supported by mzemu", strings.ToUpper(kindWord(kind)))
@@ -457,6 +438,9 @@ func (x *ddlTx) rename(ctx context.Context, kind string, name []string, newName 
 	if err := it.mustBe(kind); err != nil {
 		return err
 	}
+	if err := x.requireItemOwner(ctx, it); err != nil {
+		return err
+	}
 	if exists, err := x.nameTaken(ctx, it.schemaID, newName); err != nil {
 		return err
 	} else if exists != "" {
@@ -471,6 +455,9 @@ func (x *ddlTx) refreshReferences(ctx context.Context, name []string) error {
 		return err
 	}
 	if err := src.mustBe("source"); err != nil {
+		return err
+	}
+	if err := x.requireItemOwner(ctx, src); err != nil {
 		return err
 	}
 	up, err := x.upstreamParams(ctx, src.connectionID)
@@ -533,19 +520,28 @@ func parseComment(p *parser) (*stmt, error) {
 			if sid == "" {
 				return "", errf(codeInternal, "unknown schema '%s'", sname)
 			}
+			if err := x.requireSchemaOwner(ctx, sid, sname); err != nil {
+				return "", err
+			}
 			id, objType = sid, "schema"
 		case "cluster":
-			rows, err := x.q(ctx, `SELECT id FROM mzemu_meta.clusters WHERE name = $1`, name[len(name)-1])
+			cid, owner, err := x.clusterByName(ctx, name[len(name)-1])
 			if err != nil {
 				return "", err
 			}
-			if len(rows) == 0 {
+			if cid == "" {
 				return "", errf(codeInternal, "unknown cluster '%s'", name[len(name)-1])
 			}
-			id, objType = rows[0][0], "cluster"
+			if err := x.requireOwner(ctx, owner, "CLUSTER", name[len(name)-1]); err != nil {
+				return "", err
+			}
+			id, objType = cid, "cluster"
 		case "database":
 			if name[0] != "materialize" {
 				return "", errf(codeInternal, "unknown database '%s'", name[0])
+			}
+			if err := x.requireOwner(ctx, "u1", "DATABASE", "materialize"); err != nil {
+				return "", err
 			}
 			id, objType = "u1", "database"
 		case "column":
@@ -554,6 +550,9 @@ func parseComment(p *parser) (*stmt, error) {
 			}
 			it, err := x.ss.resolveItem(ctx, name[:len(name)-1])
 			if err != nil {
+				return "", err
+			}
+			if err := x.requireItemOwner(ctx, it); err != nil {
 				return "", err
 			}
 			rows, err := x.q(ctx, `SELECT attnum::text FROM pg_catalog.pg_attribute WHERE attrelid = $1::oid AND attname = $2 AND NOT attisdropped`, it.oid, name[len(name)-1])
@@ -570,6 +569,9 @@ func parseComment(p *parser) (*stmt, error) {
 				return "", err
 			}
 			if err := it.mustBe(kind); err != nil {
+				return "", err
+			}
+			if err := x.requireItemOwner(ctx, it); err != nil {
 				return "", err
 			}
 			id, objType = it.id, it.kind

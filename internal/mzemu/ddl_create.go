@@ -38,6 +38,8 @@ func parseCreate(p *parser) (*stmt, error) {
 		return parseCreateIndex(p, false)
 	case p.words("cluster"):
 		return parseCreateCluster(p)
+	case p.words("role"):
+		return parseCreateRole(p)
 	}
 	return nil, errf(codeFeature, "%s is not supported by mzemu", normalizeStmt(p.text))
 }
@@ -63,6 +65,9 @@ func parseCreateSchema(p *parser) (*stmt, error) {
 		if err != nil {
 			return "", err
 		}
+		if err := x.requireDatabasePrivilege(ctx, 'C'); err != nil {
+			return "", err
+		}
 		if id != "" || isSystemSchema(name) {
 			if ine {
 				x.notice(notice(codeDuplicateSchem, "schema %q already exists, skipping", name))
@@ -70,8 +75,8 @@ func parseCreateSchema(p *parser) (*stmt, error) {
 			}
 			return "", errf(codeInternal, "schema '%s' already exists", name)
 		}
-		if strings.HasPrefix(name, "mz_") || strings.HasPrefix(name, "pg_") {
-			return "", errf("42939", "unacceptable schema name '%s'", name)
+		if err := reservedSchemaName(name); err != nil {
+			return "", err
 		}
 		if err := x.exec(ctx, "CREATE SCHEMA "+model.QuoteIdent(name)); err != nil {
 			return "", err
@@ -288,7 +293,7 @@ func (x *ddlTx) secretItem(ctx context.Context, parts []string) (*item, error) {
 	if it.kind != "secret" {
 		return nil, errf(codeInternal, "%s is not a secret", it.fqname)
 	}
-	return it, nil
+	return it, x.requireUsage(ctx, it)
 }
 
 func parseCreateSource(p *parser) (*stmt, error) {
@@ -364,8 +369,14 @@ func parseCreateSource(p *parser) (*stmt, error) {
 		if conn.kind != "connection" {
 			return "", errf(codeInternal, "%s is not a POSTGRES CONNECTION", conn.fqname)
 		}
+		if err := x.requireUsage(ctx, conn); err != nil {
+			return "", err
+		}
 		clusterID, clusterName, err := x.clusterID(ctx, cluster)
 		if err != nil {
+			return "", err
+		}
+		if err := x.requireClusterPrivilege(ctx, clusterID, clusterName, 'C'); err != nil {
 			return "", err
 		}
 		up, err := x.upstreamParams(ctx, conn.id)
@@ -582,6 +593,9 @@ func parseCreateView(p *parser, materialized, orReplace bool) (*stmt, error) {
 				if err != nil {
 					return "", err
 				}
+				if err := x.requireItemOwner(ctx, old); err != nil {
+					return "", err
+				}
 				if err := x.dropItems(ctx, []*item{old}, false); err != nil {
 					return "", err
 				}
@@ -604,7 +618,10 @@ func parseCreateView(p *parser, materialized, orReplace bool) (*stmt, error) {
 			if clusterID, clusterName, err = x.clusterID(ctx, cluster); err != nil {
 				return "", err
 			}
-			body = fmt.Sprintf("SELECT * FROM (%s\n) AS mzemu_q WHERE mzemu_meta.await_ready(%s) OFFSET 0", q, model.QuoteLiteral(id))
+			if err := x.requireClusterPrivilege(ctx, clusterID, clusterName, 'C'); err != nil {
+				return "", err
+			}
+			body = fmt.Sprintf("SELECT * FROM (%s\n) AS mzemu_q WHERE (SELECT mzemu_meta.await_ready(%s)) OFFSET 0", q, model.QuoteLiteral(id))
 		} else {
 			body = q
 		}
@@ -702,6 +719,12 @@ func parseCreateIndex(p *parser, isDefault bool) (*stmt, error) {
 		default:
 			return "", errf(codeInternal, "index cannot be created on %s because it is a %s", obj.fqname, kindWord(obj.kind))
 		}
+		if err := x.requireItemOwner(ctx, obj); err != nil {
+			return "", err
+		}
+		if err := x.requireSchemaPrivilege(ctx, obj.schemaID, obj.schemaName, 'C'); err != nil {
+			return "", err
+		}
 		cols := exprs
 		if isDefault {
 			rows, err := x.q(ctx, `SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, obj.oid)
@@ -745,6 +768,9 @@ func parseCreateIndex(p *parser, isDefault bool) (*stmt, error) {
 		if err != nil {
 			return "", err
 		}
+		if err := x.requireClusterPrivilege(ctx, clusterID, clusterName, 'C'); err != nil {
+			return "", err
+		}
 		id, err := x.nextID(ctx)
 		if err != nil {
 			return "", err
@@ -785,56 +811,4 @@ func quoteIdentMin(s string) string {
 		return model.QuoteIdent(s)
 	}
 	return s
-}
-
-func parseCreateCluster(p *parser) (*stmt, error) {
-	name, err := p.ident()
-	if err != nil {
-		return nil, err
-	}
-	size, factor := "", 1
-	if p.peek().isOp("(") {
-		opts, err := p.options()
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range opts {
-			switch o.name {
-			case "SIZE":
-				size = o.str
-			case "REPLICATION FACTOR":
-				if factor, err = strconv.Atoi(o.str); err != nil {
-					return nil, errf(codeInternal, "invalid REPLICATION FACTOR %q", o.str)
-				}
-			case "REPLICAS":
-				factor = len(o.list)
-			}
-		}
-	} else if p.words("replicas") {
-		if _, err := p.options(); err != nil {
-			return nil, err
-		}
-	}
-	if err := p.expectEnd(); err != nil {
-		return nil, err
-	}
-	return ddlStmt(clsDDLSingle, "CREATE CLUSTER", func(ctx context.Context, x *ddlTx) (string, error) {
-		rows, err := x.q(ctx, `SELECT 1 FROM mzemu_meta.clusters WHERE name = $1`, name)
-		if err != nil {
-			return "", err
-		}
-		if len(rows) > 0 {
-			return "", errf(codeInternal, "cluster '%s' already exists", name)
-		}
-		rows, err = x.q(ctx, `INSERT INTO mzemu_meta.clusters VALUES ('u' || nextval('mzemu_meta.cluster_seq'), $1, true, NULLIF($2, ''), $3) RETURNING id`, name, size, factor)
-		if err != nil {
-			return "", err
-		}
-		for i := 1; i <= factor; i++ {
-			if err := x.exec(ctx, `INSERT INTO mzemu_meta.replicas VALUES ('u' || nextval('mzemu_meta.replica_seq'), $1, $2, NULLIF($3, ''))`, fmt.Sprintf("r%d", i), rows[0][0], size); err != nil {
-				return "", err
-			}
-		}
-		return "CREATE CLUSTER", nil
-	}), nil
 }

@@ -7,7 +7,7 @@
 // README.md): catalog relations of mz_catalog and mz_internal as real
 // views with Materialize's column names, IDs u<N> that survive renames and
 // swaps, pinned source-fed tables over postgres_fdw, Materialize's
-// transaction rules and error texts, hydration delays, ceased tables after
+// transaction rules and error texts, hydration delays, stalled tables after
 // incompatible upstream changes, and fault injection.
 //
 // It must not be imported by mzsync's own code paths (only by tests and

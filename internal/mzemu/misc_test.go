@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/mzsync/mzsync/internal/mzemu"
 	"github.com/mzsync/mzsync/internal/mzemu/mzemutest"
 )
 
@@ -27,7 +28,9 @@ func TestDropMessages(t *testing.T) {
 		{"non-empty schema", `DROP SCHEMA v1`, "XX000", `schema 'materialize.v1' cannot be dropped without CASCADE while it contains objects`, ""},
 		{"missing item", `DROP VIEW nope`, "XX000", `unknown catalog item 'nope'`, ""},
 		{"missing schema", `DROP SCHEMA nope`, "XX000", `unknown schema 'nope'`, ""},
-		{"wrong type", `DROP VIEW mv`, "XX000", `materialize.public.mv is a materialized view not a view`, ""},
+		{"DROP VIEW of a materialized view", `DROP VIEW mv`, "XX000", `materialize.public.mv is not a view`, ""},
+		{"wrong type", `DROP TABLE mv`, "XX000", `materialize.public.mv is a materialized view not a table`, ""},
+		{"wrong type, an index", `DROP TABLE mv_primary_idx`, "XX000", `materialize.public.mv_primary_idx is an index not a table`, ""},
 		{"name clash", `CREATE VIEW mv AS SELECT 1`, "XX000", `materialized view "materialize.public.mv" already exists`, ""},
 		{"schema swap with a qualified name", `ALTER SCHEMA v1 SWAP WITH materialize.other`, "42601", `Expected end of statement, found dot`, ""},
 		{"swap of a table", `ALTER TABLE t1 SWAP WITH t2`, "XX000", `ALTER TABLE .. SWAP WITH ... not yet supported`, ""},
@@ -198,6 +201,31 @@ func TestFaults(t *testing.T) {
 	}
 	c2 := connect(t, e.MaterializeURL)
 	mustExec(t, c2, `SELECT 3`)
+
+	// Per-session counting: another session's statements do not advance
+	// the count; the fault fires in the session that sends its own 2nd.
+	if err := f.Add(mzemu.Fault{Pattern: `^SELECT`, Nth: 2, Scope: mzemu.ScopeSession, Action: mzemu.FaultFail, Code: "57P01"}); err != nil {
+		t.Fatal(err)
+	}
+	c3 := connect(t, e.MaterializeURL)
+	mustExec(t, c2, `SELECT 1`)
+	mustExec(t, c3, `SELECT 1`)
+	_, err = c3.Exec(testCtx(t), `SELECT 2`)
+	wantErr(t, err, "57P01", "injected fault")
+	mustExec(t, c2, `SELECT 2`, `SELECT 3`)
+
+	// The statement ran but its reply was lost, set through SQL.
+	mustExec(t, c2, `SELECT mzemu_control('lose_reply', '^CREATE SCHEMA lost', '1', 'session')`)
+	if _, err := c3.Exec(testCtx(t), `CREATE SCHEMA lost`); err == nil {
+		t.Fatal("reply of CREATE SCHEMA was not lost")
+	}
+	if n := queryInt(t, c2, `SELECT count(*) FROM mz_schemas WHERE name = 'lost'`); n != 1 {
+		t.Errorf("the statement whose reply was lost did not run (%d schemas)", n)
+	}
+	mustExec(t, c2, `SELECT mzemu_control('fail', 'DROP SCHEMA', '1', '40001')`)
+	_, err = c2.Exec(testCtx(t), `DROP SCHEMA lost`)
+	wantErr(t, err, "40001", "injected fault")
+	mustExec(t, c2, `DROP SCHEMA lost`)
 }
 
 // TestSeedGuidePsql replays the seed guide through psql.

@@ -37,6 +37,8 @@ type stmt struct {
 	ddl func(ctx context.Context, x *ddlTx) (string, error)
 	// local is answered by mzemu itself.
 	local func(ctx context.Context, ss *session) (string, error)
+	// control is a test control (SELECT mzemu_control(...)): its arguments.
+	control []string
 }
 
 // parser walks the tokens of one statement.
@@ -236,6 +238,9 @@ func parseStmt(text string) (*stmt, error) {
 	}
 	switch first.val {
 	case "select", "with", "values", "table", "explain", "fetch", "declare", "close":
+		if first.val == "select" && p.peekAt(1).isWord("mzemu_control") {
+			return parseControl(p)
+		}
 		if bad := advisoryLock(p.toks); bad != "" {
 			return nil, errf("42883", "function %s() does not exist", bad)
 		}
@@ -278,6 +283,8 @@ func parseStmt(text string) (*stmt, error) {
 		return parseAlter(p)
 	case "comment":
 		return parseComment(p)
+	case "grant", "revoke":
+		return parseGrant(p)
 	case "discard", "deallocate", "prepare", "execute":
 		return &stmt{cls: clsNeutral, query: rewriteQuery(text)}, nil
 	}
@@ -291,7 +298,7 @@ func parseStmt(text string) (*stmt, error) {
 // mzemu does not emulate.
 func isMZKeyword(w string) bool {
 	switch w {
-	case "grant", "revoke", "validate", "truncate", "prepare", "raise", "inspect":
+	case "validate", "truncate", "prepare", "raise", "inspect":
 		return true
 	}
 	return false
@@ -376,4 +383,20 @@ func backingIsolation(level string) string {
 	// read transaction, so the backing session stays READ COMMITTED.
 	_ = level
 	return ""
+}
+
+// parseGrant dispatches GRANT/REVOKE: privileges on objects (a privilege
+// list followed by ON) or role membership.
+func parseGrant(p *parser) (*stmt, error) {
+	grant := p.next().isWord("grant")
+	for i := p.pos; i < len(p.toks); i++ {
+		t := p.toks[i]
+		if t.isWord("on") {
+			return parseGrantPrivileges(p, grant)
+		}
+		if t.isWord("to") || t.isWord("from") {
+			break
+		}
+	}
+	return parseGrantRole(p, grant)
 }

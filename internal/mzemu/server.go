@@ -24,7 +24,13 @@ type Options struct {
 	Listen string
 	// HydrationDelay is how long a new source table's snapshot, or a new
 	// materialized view's or index's hydration, takes. 0 means instant.
+	// Tests never use it to reach a state: they hold and release
+	// (Server.Hold, Server.Release) instead.
 	HydrationDelay time.Duration
+	// RevalidateInterval is how often upstream schemas are re-validated
+	// (Materialize: 15 s); 0 means 15 s, negative means never (only
+	// Server.Revalidate ticks).
+	RevalidateInterval time.Duration
 	// Logger receives operational logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -43,6 +49,9 @@ type Server struct {
 	revision int64
 	// catalogLog records committed catalog changes (catalog_log.go).
 	catalogLog catalogLog
+
+	// tickReq asks the upstream watcher for a re-validation tick now.
+	tickReq chan chan error
 
 	mu       sync.Mutex
 	sessions map[uint64]*session
@@ -78,7 +87,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s := &Server{
 		opts: opts, log: log, ln: ln, faults: &Faults{},
 		sessions: map[uint64]*session{}, secrets: map[string]string{},
-		ctx: sctx, cancel: cancel, done: make(chan struct{}),
+		ctx: sctx, cancel: cancel, done: make(chan struct{}), tickReq: make(chan chan error),
 	}
 	go s.acceptLoop()
 	go s.watchUpstreams()
@@ -87,18 +96,37 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 }
 
 // bootstrap builds the catalog in the backing database unless a catalog of
-// this mzemu version is already there.
+// this mzemu version is already there. It rebuilds only when it read an
+// existing catalog of another version; any error reading it (a transient
+// one included) fails the start and leaves the metadata alone. Concurrent
+// starts over one backing database serialize on an advisory lock.
 func bootstrap(ctx context.Context, url string) error {
 	conn, err := pgconn.Connect(ctx, url)
 	if err != nil {
 		return fmt.Errorf("mzemu: connect to backing database: %w", redactErr(err))
 	}
 	defer conn.Close(context.Background())
-	res := conn.ExecParams(ctx, `SELECT value FROM mzemu_meta.info WHERE key = 'version'`, nil, nil, nil, nil).Read()
-	if res.Err == nil && len(res.Rows) == 1 && string(res.Rows[0][0]) == catalogVersion {
-		return nil
+	if _, err := conn.Exec(ctx, `BEGIN`).ReadAll(); err != nil {
+		return fmt.Errorf("mzemu: lock backing database for bootstrap: %w", err)
 	}
-	if _, err := conn.Exec(ctx, "BEGIN;"+bootstrapSQL+"COMMIT;").ReadAll(); err != nil {
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_xact_lock(7395021)`).ReadAll(); err != nil {
+		return fmt.Errorf("mzemu: lock backing database for bootstrap: %w", err)
+	}
+	defer func() { conn.Exec(context.Background(), `ROLLBACK`).ReadAll() }()
+	res := conn.ExecParams(ctx, `SELECT to_regclass('mzemu_meta.info') IS NOT NULL`, nil, nil, nil, nil).Read()
+	if res.Err != nil {
+		return fmt.Errorf("mzemu: read catalog version: %w", res.Err)
+	}
+	if string(res.Rows[0][0]) == "t" {
+		res = conn.ExecParams(ctx, `SELECT value FROM mzemu_meta.info WHERE key = 'version'`, nil, nil, nil, nil).Read()
+		if res.Err != nil {
+			return fmt.Errorf("mzemu: read catalog version: %w", res.Err)
+		}
+		if len(res.Rows) == 1 && string(res.Rows[0][0]) == catalogVersion {
+			return nil
+		}
+	}
+	if _, err := conn.Exec(ctx, bootstrapSQL+"COMMIT;").ReadAll(); err != nil {
 		return fmt.Errorf("mzemu: bootstrap catalog: %w", err)
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // txKind is the kind a Materialize transaction takes from its first
@@ -50,6 +51,10 @@ type session struct {
 
 	cluster    string
 	searchPath string // as the client set it
+
+	// The login role from the startup packet (roles.go).
+	roleID, roleName string
+	superuser        bool
 
 	stmts   map[string]*prepared
 	portals map[string]*portal
@@ -168,6 +173,17 @@ func (ss *session) accept(m *pgproto3.StartupMessage) (bool, error) {
 		return false, fmt.Errorf("connect backing: %w", redactErr(err))
 	}
 	ss.db = conn
+	if err := ss.login(ctx, m.Parameters["user"]); err != nil {
+		var me *mzError
+		if errors.As(err, &me) {
+			ss.fatal(me.Code, me.Message)
+			conn.Close(context.Background())
+			return false, nil
+		}
+		conn.Close(context.Background())
+		ss.fatal("58000", "mzemu: cannot read its catalog")
+		return false, fmt.Errorf("login: %w", err)
+	}
 	return true, nil
 }
 
@@ -183,7 +199,7 @@ func (ss *session) sendStartupParams() {
 		{"standard_conforming_strings", "on"},
 		{"TimeZone", "UTC"},
 		{"IntervalStyle", "postgres"},
-		{"is_superuser", "off"},
+		{"is_superuser", map[bool]string{true: "on", false: "off"}[ss.superuser]},
 		{"cluster", ss.cluster},
 		{"cluster_replica", ""},
 		{"default_cluster_replication_factor", "1"},
@@ -313,12 +329,18 @@ func (ss *session) simpleQuery(ctx context.Context, q string) error {
 		}
 		st := parseStatement(text)
 		var p *prepared
-		err := ss.checkFaults(st)
+		lose, err := ss.checkFaults(st)
 		if err == nil {
 			p, err = ss.prepare(ctx, st)
 		}
 		if err == nil {
 			err = ss.run(ctx, p, nil, nil, nil, true)
+		}
+		if err == nil && lose {
+			if ss.tx.implicit {
+				ss.endImplicit(ctx, true)
+			}
+			return &dropConn{}
 		}
 		if err != nil {
 			var drop *dropConn
@@ -384,6 +406,10 @@ func (ss *session) prepare(ctx context.Context, st *stmt) (*prepared, error) {
 		return nil, st.err
 	}
 	p := &prepared{st: st}
+	if st.control != nil {
+		p.fields = controlFields
+		return p, nil
+	}
 	if st.query == nil {
 		for _, t := range lex(st.text) {
 			if t.kind == tokParam {
@@ -419,6 +445,9 @@ func (ss *session) bind(m *pgproto3.Bind) error {
 	}
 	if len(m.Parameters) != len(p.paramOIDs) && p.query != "" {
 		return errf("08P01", "bind message supplies %d parameters, but prepared statement %q requires %d", len(m.Parameters), m.PreparedStatement, len(p.paramOIDs))
+	}
+	if err := checkParamFormats(p.paramOIDs, m.ParameterFormatCodes); err != nil {
+		return err
 	}
 	params := make([][]byte, len(m.Parameters))
 	for i, v := range m.Parameters {
@@ -482,10 +511,14 @@ func (ss *session) execute(ctx context.Context, m *pgproto3.Execute) error {
 	if !ok {
 		return errf("34000", "portal %q does not exist", m.Portal)
 	}
-	if err := ss.checkFaults(pt.p.st); err != nil {
+	lose, err := ss.checkFaults(pt.p.st)
+	if err != nil {
 		return err
 	}
-	return ss.run(ctx, pt.p, pt.params, pt.paramFormats, pt.resultFormats, false)
+	if err := ss.run(ctx, pt.p, pt.params, pt.paramFormats, pt.resultFormats, false); err != nil || !lose {
+		return err
+	}
+	return &dropConn{}
 }
 
 func errAborted() error {
@@ -563,6 +596,8 @@ func (ss *session) run(ctx context.Context, p *prepared, params [][]byte, paramF
 		}
 		ss.tx.ddl = list
 		return ss.complete(tag)
+	case st.control != nil:
+		return ss.runControl(ctx, st, resultFormats, simple)
 	case st.local != nil:
 		tag, err := st.local(ctx, ss)
 		if err != nil {
@@ -579,6 +614,11 @@ func (ss *session) run(ctx context.Context, p *prepared, params [][]byte, paramF
 				return err
 			}
 			ss.tx.backingOpen = true
+		}
+		if st.cls == clsRead || st.cls == clsWrite {
+			if err := ss.checkStatementPrivileges(ctx, st.text); err != nil {
+				return err
+			}
 		}
 		ss.tx.queries++
 		return ss.passthrough(ctx, p, params, paramFormats, resultFormats, simple)
@@ -724,4 +764,24 @@ func sameFields(a, b []pgconn.FieldDescription) bool {
 // spaces.
 func normalizeStmt(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// typeMap knows PostgreSQL's built-in types, to tell array types apart.
+var typeMap = pgtype.NewMap()
+
+// checkParamFormats rejects what Materialize cannot decode at Bind: a
+// parameter of an array type sent in binary format (pgx sends Go slices
+// so). Text-format parameters are accepted.
+func checkParamFormats(oids []uint32, formats []int16) error {
+	for i, oid := range oids {
+		if formatFor(formats, i) != pgtype.BinaryFormatCode {
+			continue
+		}
+		if t, ok := typeMap.TypeForOID(oid); ok {
+			if _, isArray := t.Codec.(*pgtype.ArrayCodec); isArray {
+				return errf("22023", "unable to decode parameter: input of array types is not implemented")
+			}
+		}
+	}
+	return nil
 }

@@ -192,6 +192,20 @@ func parseShow(p *parser) (*stmt, error) {
 		}}, nil
 	case p.words("database"):
 		return showQuery(`SELECT 'materialize'::text AS database`), nil
+	case p.words("is_superuser"):
+		return &stmt{cls: clsRead, query: func(_ context.Context, ss *session) (string, error) {
+			return "SELECT " + model.QuoteLiteral(map[bool]string{true: "on", false: "off"}[ss.superuser]) + "::text AS is_superuser", nil
+		}}, nil
+	case p.words("role"):
+		return &stmt{cls: clsRead, query: func(_ context.Context, ss *session) (string, error) {
+			return "SELECT " + model.QuoteLiteral(ss.roleName) + "::text AS role", nil
+		}}, nil
+	case p.words("roles"):
+		if err := p.expectEnd(); err != nil {
+			return nil, err
+		}
+		return showQuery(`SELECT r.name, COALESCE(c.comment, '') AS comment FROM mz_catalog.mz_roles r
+ LEFT JOIN mz_internal.mz_comments c ON c.id = r.id AND c.object_type = 'role' WHERE r.id LIKE 'u%' ORDER BY r.name`), nil
 	case p.words("transaction", "isolation", "level"), p.words("transaction_isolation"):
 		return showQuery(`SELECT 'strict serializable'::text AS transaction_isolation`), nil
 	case p.words("server_version"):
@@ -330,6 +344,8 @@ func parseObjectKind(p *parser) (string, error) {
 		return "type", nil
 	case p.words("column"):
 		return "column", nil
+	case p.words("role"), p.words("user"):
+		return "role", nil
 	}
 	return "", p.errExpected("object type")
 }

@@ -62,7 +62,7 @@ func TestSourceStatements(t *testing.T) {
 		t.Errorf("SHOW TABLES ON pg = %v", got)
 	}
 	_, err := c.Exec(testCtx(t), `DROP SOURCE pg`)
-	wantErr(t, err, "XX000", `cannot drop source "pg": still depended upon by table "x", table "y"`)
+	wantErr(t, err, "XX000", `cannot drop source "pg": still depended upon by table "x"`)
 	mustExec(t, c, `DROP SOURCE pg CASCADE`)
 	if n := queryInt(t, c, `SELECT count(*) FROM mz_tables`); n != 0 {
 		t.Errorf("tables after DROP SOURCE CASCADE: %d", n)

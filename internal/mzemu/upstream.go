@@ -169,12 +169,12 @@ func describeTable(ctx context.Context, uc *pgx.Conn, schema, table string) (*ta
 }
 
 // incompatibility compares a pinned description with the current upstream
-// one, as Materialize's determine_compatibility does, and returns why the
-// table must cease ("" when it may keep running).
+// one, as Materialize's determine_compatibility does, and returns the
+// definite error that stalls the table ("" when it may keep running).
 func incompatibility(pinned, cur *tableDesc, inPublication bool, textCols []string) string {
 	altered := fmt.Sprintf("incompatible schema change: source table %s with oid %d has been altered", pinned.Table, pinned.OID)
 	if cur == nil || !inPublication {
-		return "incompatible schema change: table was dropped"
+		return "table was dropped"
 	}
 	if cur.OID != pinned.OID {
 		return altered
@@ -332,7 +332,7 @@ func (x *ddlTx) createSourceTable(ctx context.Context, parts []string, ine bool,
 		model.QuoteIdent(id), strings.Join(ftCols, ", "), model.QuoteIdent(server), model.QuoteLiteral(desc.Schema), model.QuoteLiteral(desc.Table))); err != nil {
 		return "", err
 	}
-	if err := x.exec(ctx, fmt.Sprintf(`CREATE VIEW %s AS SELECT %s FROM mzemu_data.%s WHERE mzemu_meta.await_ready(%s) OFFSET 0`,
+	if err := x.exec(ctx, fmt.Sprintf(`CREATE VIEW %s AS SELECT %s FROM mzemu_data.%s WHERE (SELECT mzemu_meta.await_ready(%s)) OFFSET 0`,
 		qname(schema, name), strings.Join(viewCols, ", "), model.QuoteIdent(id), model.QuoteLiteral(id))); err != nil {
 		return "", err
 	}
@@ -371,13 +371,21 @@ func joinMin(names []string) string {
 	return strings.Join(q, ", ")
 }
 
-// watchUpstreams polls the upstream of every running source-fed table and
-// turns it ceased after an incompatible change, as Materialize's periodic
-// schema validation does (every 100ms here instead of 15s).
+// watchUpstreams re-validates the upstream of every running source-fed
+// table on each tick, as Materialize's periodic schema validation does
+// (every RevalidateInterval, and whenever Server.Revalidate asks).
 func (s *Server) watchUpstreams() {
 	defer close(s.done)
-	ticker := time.NewTicker(100 * time.Millisecond)
-	defer ticker.Stop()
+	interval := s.opts.RevalidateInterval
+	if interval == 0 {
+		interval = 15 * time.Second
+	}
+	var tick <-chan time.Time
+	if interval > 0 {
+		ticker := time.NewTicker(interval)
+		defer ticker.Stop()
+		tick = ticker.C
+	}
 	var db *pgx.Conn
 	ups := map[string]*pgx.Conn{}
 	defer func() {
@@ -389,44 +397,52 @@ func (s *Server) watchUpstreams() {
 		}
 	}()
 	for {
+		var reply chan error
 		select {
 		case <-s.ctx.Done():
 			return
-		case <-ticker.C:
+		case <-tick:
+		case reply = <-s.tickReq:
 		}
-		if db == nil || db.IsClosed() {
-			c, err := pgx.Connect(s.ctx, s.opts.BackingURL)
-			if err != nil {
-				continue
+		err := func() error {
+			if db == nil || db.IsClosed() {
+				c, err := pgx.Connect(s.ctx, s.opts.BackingURL)
+				if err != nil {
+					return fmt.Errorf("connect to backing database: %w", redactErr(err))
+				}
+				db = c
 			}
-			db = c
-		}
-		if err := s.checkUpstreams(s.ctx, db, ups); err != nil && s.ctx.Err() == nil {
+			return s.checkUpstreams(s.ctx, db, ups)
+		}()
+		if err != nil && s.ctx.Err() == nil {
 			s.log.Debug("upstream check", "err", err)
+		}
+		if reply != nil {
+			reply <- err
 		}
 	}
 }
 
 func (s *Server) checkUpstreams(ctx context.Context, db *pgx.Conn, ups map[string]*pgx.Conn) error {
-	rows, err := db.Query(ctx, `SELECT t.id, t.pinned::text, COALESCE(t.text_columns, '{}'), src.publication,
+	rows, err := db.Query(ctx, `SELECT t.id, src.id, t.pinned::text, COALESCE(t.text_columns, '{}'), src.publication,
        c.id, c.host, c.port::text, c.dbname, COALESCE(c.username, ''), COALESCE(c.user_secret, ''), COALESCE(c.password_secret, '')
   FROM mzemu_meta.objects t
   JOIN mzemu_meta.objects src ON src.id = t.source_id
   JOIN mzemu_meta.connections c ON c.id = src.connection_id
- WHERE t.kind = 'table' AND t.status = 'running'`)
+ WHERE t.kind = 'table' AND t.status = 'running' AND src.status IS DISTINCT FROM 'stalled'`)
 	if err != nil {
 		return err
 	}
 	type check struct {
-		id, pinned, pub, connID string
-		textCols                []string
-		up                      upstreamParams
+		id, srcID, pinned, pub, connID string
+		textCols                       []string
+		up                             upstreamParams
 	}
 	var checks []check
 	for rows.Next() {
 		var c check
 		var userSecret, passSecret string
-		if err := rows.Scan(&c.id, &c.pinned, &c.textCols, &c.pub, &c.connID, &c.up.host, &c.up.port, &c.up.db, &c.up.user, &userSecret, &passSecret); err != nil {
+		if err := rows.Scan(&c.id, &c.srcID, &c.pinned, &c.textCols, &c.pub, &c.connID, &c.up.host, &c.up.port, &c.up.db, &c.up.user, &userSecret, &passSecret); err != nil {
 			rows.Close()
 			return err
 		}
@@ -441,14 +457,18 @@ func (s *Server) checkUpstreams(ctx context.Context, db *pgx.Conn, ups map[strin
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	stalled := map[string]bool{}
 	for _, c := range checks {
+		if stalled[c.srcID] {
+			continue
+		}
 		uc := ups[c.connID]
 		if uc == nil || uc.IsClosed() {
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			conn, err := connectUpstream(cctx, c.up)
 			cancel()
 			if err != nil {
-				continue // an unreachable upstream stalls; it does not cease tables
+				continue // an unreachable upstream is retried on the next tick
 			}
 			ups[c.connID], uc = conn, conn
 		}
@@ -461,31 +481,37 @@ func (s *Server) checkUpstreams(ctx context.Context, db *pgx.Conn, ups map[strin
 			uc.Close(ctx)
 			continue
 		}
-		reason := ""
 		if !pubExists {
-			reason = fmt.Sprintf("publication %q does not exist", c.pub)
-		} else {
-			cur, _, err := describeTable(ctx, uc, pinned.Schema, pinned.Table)
-			if err != nil {
-				uc.Close(ctx)
-				continue
+			// The whole source stalls; its tables show its status and error.
+			stalled[c.srcID] = true
+			reason := fmt.Sprintf("publication %q does not exist", c.pub)
+			if _, err := db.Exec(ctx, `UPDATE mzemu_meta.objects SET status = 'stalled', error = $2, status_changed_at = clock_timestamp()
+ WHERE id = $1 AND status IS DISTINCT FROM 'stalled'`, c.srcID, reason); err != nil {
+				return err
 			}
-			var inPub bool
-			if err := uc.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3)`,
-				c.pub, pinned.Schema, pinned.Table).Scan(&inPub); err != nil {
-				uc.Close(ctx)
-				continue
-			}
-			reason = incompatibility(&pinned, cur, inPub, c.textCols)
+			s.log.Info("source stalled", "id", c.srcID, "reason", reason)
+			continue
 		}
+		cur, _, err := describeTable(ctx, uc, pinned.Schema, pinned.Table)
+		if err != nil {
+			uc.Close(ctx)
+			continue
+		}
+		var inPub bool
+		if err := uc.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3)`,
+			c.pub, pinned.Schema, pinned.Table).Scan(&inPub); err != nil {
+			uc.Close(ctx)
+			continue
+		}
+		reason := incompatibility(&pinned, cur, inPub, c.textCols)
 		if reason == "" {
 			continue
 		}
-		if _, err := db.Exec(ctx, `UPDATE mzemu_meta.objects SET status = 'ceased', error = $2, status_changed_at = clock_timestamp()
+		if _, err := db.Exec(ctx, `UPDATE mzemu_meta.objects SET status = 'stalled', error = $2, status_changed_at = clock_timestamp()
  WHERE id = $1 AND status = 'running'`, c.id, reason); err != nil {
 			return err
 		}
-		s.log.Info("source table ceased", "id", c.id, "reason", reason)
+		s.log.Info("source table stalled", "id", c.id, "reason", reason)
 	}
 	return nil
 }

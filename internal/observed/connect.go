@@ -2,20 +2,49 @@ package observed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
+// Default timeouts. A server that accepts TCP connections but never
+// answers must not hang mzsync: connecting is bounded by
+// DefaultConnectTimeout (a connect_timeout in the URL wins), every catalog
+// read and statement by DefaultStatementTimeout (see Observer.Timeout and
+// reconcile.PgxDB.Timeout).
+const (
+	DefaultConnectTimeout   = 10 * time.Second
+	DefaultStatementTimeout = time.Minute
+)
+
+// ConnectOptions tune Connect.
+type ConnectOptions struct {
+	// Timeout bounds connecting (TCP, TLS, startup and authentication)
+	// when the URL sets no connect_timeout. Zero means
+	// DefaultConnectTimeout.
+	Timeout time.Duration
+}
+
 // Connect opens a connection for the job named by what (e.g. "read the
 // Materialize catalog"). Errors name the job, the host and port and the
 // user, and never contain the password, whatever the URL's form (URL
-// userinfo, password= parameter, or key=value string).
-func Connect(ctx context.Context, connString, what string) (*pgx.Conn, error) {
+// userinfo, password= parameter, or key=value string). Connecting gives
+// up after the URL's connect_timeout, or opts' Timeout, or
+// DefaultConnectTimeout.
+func Connect(ctx context.Context, connString, what string, opts ...ConnectOptions) (*pgx.Conn, error) {
+	var o ConnectOptions
+	for _, x := range opts {
+		o = x
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultConnectTimeout
+	}
 	secrets := passwordsIn(connString)
 	cfg, err := pgx.ParseConfig(connString)
 	if err != nil {
@@ -35,15 +64,42 @@ func Connect(ctx context.Context, connString, what string) (*pgx.Conn, error) {
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
 		cfg.RuntimeParams["application_name"] = "mzsync"
 	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = o.Timeout
+	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
+		msg := fmt.Sprintf("%s: connect to %s as %s", what, hostList(cfg), cfg.User)
+		if ctx.Err() == nil && isTimeout(err) {
+			msg += fmt.Sprintf(": no answer within %s", cfg.ConnectTimeout)
+		}
 		return nil, &redactedError{
-			msg:     fmt.Sprintf("%s: connect to %s as %s", what, hostList(cfg), cfg.User),
+			msg:     msg,
 			cause:   err,
 			secrets: secrets,
 		}
 	}
 	return conn, nil
+}
+
+// isTimeout reports whether err is a deadline expiring, as pgx reports it
+// (context.DeadlineExceeded or a net timeout).
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// Where names the server a connection talks to, host:port, for errors.
+// It is "" for anything but a *pgx.Conn.
+func Where(q any) string {
+	c, ok := q.(interface{ Config() *pgx.ConnConfig })
+	if !ok || c.Config() == nil {
+		return ""
+	}
+	return hostList(c.Config())
 }
 
 // Redact returns connString with any password replaced by "xxxxx", for

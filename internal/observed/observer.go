@@ -2,7 +2,9 @@ package observed
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mzsync/mzsync/internal/model"
 )
@@ -17,22 +19,35 @@ type Observer struct {
 	// set (for drift). Leave them nil for apply.
 	Desired   *model.Desired
 	LookupEnv func(string) (string, bool)
+	// Timeout bounds each catalog read (and each source's upstream
+	// inspection); zero means DefaultStatementTimeout.
+	Timeout time.Duration
+}
+
+func (o *Observer) timeout() time.Duration {
+	if o.Timeout > 0 {
+		return o.Timeout
+	}
+	return DefaultStatementTimeout
 }
 
 // Observe reads the whole observed state. With Desired and LookupEnv set,
 // it also inspects upstream; sources that cannot be inspected stay out of
 // Observed.Upstream and the joined error says why, next to a usable state.
-func (o *Observer) Observe(ctx context.Context) (*model.Observed, error) {
-	q, err := o.Conn(ctx)
+func (o *Observer) Observe(parent context.Context) (*model.Observed, error) {
+	ctx, cancel := context.WithTimeout(parent, o.timeout())
+	defer cancel()
+	q, err := o.conn(ctx)
 	if err != nil {
-		return nil, err
+		return nil, o.timedOut(parent, ctx, nil, err)
 	}
 	obs, err := Read(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("read the Materialize catalog: %w", err)
+		return nil, fmt.Errorf("read the Materialize catalog: %w", o.timedOut(parent, ctx, q, err))
 	}
+	cancel()
 	if o.Desired != nil && o.LookupEnv != nil {
-		ups, err := ReadUpstreams(ctx, o.Desired, obs, o.LookupEnv)
+		ups, err := readUpstreams(parent, o.Desired, obs, o.LookupEnv, o.timeout())
 		obs.Upstream = ups
 		if err != nil {
 			return obs, err
@@ -41,22 +56,39 @@ func (o *Observer) Observe(ctx context.Context) (*model.Observed, error) {
 	return obs, nil
 }
 
+// timedOut says which server did not answer in time when the read's own
+// deadline (not the caller's) expired.
+func (o *Observer) timedOut(parent, ctx context.Context, q Querier, err error) error {
+	if parent.Err() != nil || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return err
+	}
+	if m, ok := q.(MaterializeQuerier); ok {
+		q = m.Q
+	}
+	if where := Where(q); where != "" {
+		return fmt.Errorf("no answer from %s within %s: %w", where, o.timeout(), err)
+	}
+	return fmt.Errorf("no answer within %s: %w", o.timeout(), err)
+}
+
 // RefreshReadiness updates the readiness facts of every object in obs with
 // one catalog query.
-func (o *Observer) RefreshReadiness(ctx context.Context, obs *model.Observed) error {
+func (o *Observer) RefreshReadiness(parent context.Context, obs *model.Observed) error {
 	var ids []string
 	for _, s := range obs.Schemas {
 		for _, obj := range s.Objects {
 			ids = append(ids, obj.ID)
 		}
 	}
-	q, err := o.Conn(ctx)
+	ctx, cancel := context.WithTimeout(parent, o.timeout())
+	defer cancel()
+	q, err := o.conn(ctx)
 	if err != nil {
-		return err
+		return o.timedOut(parent, ctx, nil, err)
 	}
 	rs, err := ReadReadiness(ctx, q, ids)
 	if err != nil {
-		return err
+		return o.timedOut(parent, ctx, q, err)
 	}
 	byID := make(map[string]Readiness, len(rs))
 	for _, r := range rs {
@@ -72,4 +104,13 @@ func (o *Observer) RefreshReadiness(ctx context.Context, obs *model.Observed) er
 		}
 	}
 	return nil
+}
+
+// conn returns the session, guarded against array parameters.
+func (o *Observer) conn(ctx context.Context) (Querier, error) {
+	q, err := o.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return MaterializeQuerier{Q: q}, nil
 }

@@ -32,7 +32,10 @@ type Readiness struct {
 
 // qReadiness reads the readiness facts of a list of object IDs in one
 // query. The per-replica relations are aggregated before the join so each
-// ID yields exactly one row.
+// ID yields exactly one row. The IDs travel as one text parameter holding
+// an array literal ('{"u1","u2"}') cast on the server: Materialize cannot
+// decode an array parameter sent in binary, which is how pgx sends a Go
+// slice (SQLSTATE 22023, "input of array types is not implemented").
 const qReadiness = `SELECT i.id,
        o.id IS NOT NULL,
        COALESCE(st.committed, false),
@@ -40,7 +43,7 @@ const qReadiness = `SELECT i.id,
        COALESCE(ss.error, ''),
        COALESCE(h.hydrated, false),
        l.lag
-  FROM unnest($1::text[]) AS i(id)
+  FROM unnest(CAST($1::text AS text[])) AS i(id)
   LEFT JOIN mz_catalog.mz_objects o ON o.id = i.id
   LEFT JOIN (SELECT id, bool_and(snapshot_committed) AS committed
                FROM mz_internal.mz_source_statistics GROUP BY id) st ON st.id = i.id
@@ -59,7 +62,7 @@ func ReadReadiness(ctx context.Context, q Querier, ids []string) ([]Readiness, e
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	rows, err := q.Query(ctx, qReadiness, ids)
+	rows, err := q.Query(ctx, qReadiness, TextArray(ids))
 	if err != nil {
 		return nil, fmt.Errorf("read readiness of %d objects: %w", len(ids), err)
 	}

@@ -15,7 +15,8 @@ import (
 // the publication holds, so a reader learns both what left the publication
 // and what it could ingest next. A wanted table that does not exist (any
 // more) has no pg_class row: it comes back with no columns and an empty
-// replica identity.
+// replica identity. These queries go to the upstream PostgreSQL, never to
+// Materialize, so binding Go slices (binary arrays) is fine here.
 const upstreamWanted = `WITH wanted AS (
   SELECT w.schema_name, w.table_name
     FROM unnest($2::text[], $3::text[]) AS w(schema_name, table_name)

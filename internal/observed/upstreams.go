@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/mzsync/mzsync/internal/model"
 )
@@ -62,11 +63,22 @@ func UpstreamTables(desired *model.Desired, obs *model.Observed) map[string][]mo
 // naming the source and, for connection failures, the host (never the
 // password).
 func ReadUpstreams(ctx context.Context, desired *model.Desired, obs *model.Observed, lookupEnv func(string) (string, bool)) (map[string]model.UpstreamState, error) {
+	return readUpstreams(ctx, desired, obs, lookupEnv, DefaultStatementTimeout)
+}
+
+// readUpstreams is ReadUpstreams with each source's inspection (connect
+// and read) bounded by timeout.
+func readUpstreams(ctx context.Context, desired *model.Desired, obs *model.Observed, lookupEnv func(string) (string, bool), timeout time.Duration) (map[string]model.UpstreamState, error) {
 	tables := UpstreamTables(desired, obs)
 	out := map[string]model.UpstreamState{}
 	var errs []error
 	for _, s := range desired.Sources {
-		st, err := readOneUpstream(ctx, s, tables[s.Name], lookupEnv)
+		sctx, cancel := context.WithTimeout(ctx, timeout)
+		st, err := readOneUpstream(sctx, s, tables[s.Name], lookupEnv)
+		if err != nil && ctx.Err() == nil && errors.Is(sctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer within %s: %w", timeout, err)
+		}
+		cancel()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("source %s: %w", s.Name, err))
 			continue
@@ -89,5 +101,9 @@ func readOneUpstream(ctx context.Context, s model.Source, tables []model.Upstrea
 		return model.UpstreamState{}, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	return ReadUpstream(ctx, conn, s.Publication, tables)
+	st, err := ReadUpstream(ctx, conn, s.Publication, tables)
+	if err != nil {
+		return st, fmt.Errorf("on %s: %w", Where(conn), err)
+	}
+	return st, nil
 }

@@ -20,8 +20,10 @@ type Options struct {
 // context, no I/O, and the same inputs always give a byte-identical plan.
 //
 // It returns ErrEmptyDesired for a desired state without schemas and
-// sources, and an *ImmutableError when a deployed version's digest differs
-// from its manifests.
+// sources. Everything else that stops a schema (a version that has been
+// live and whose manifests changed, drift, a name held by unowned objects)
+// is a blocked or drift finding of that schema alone; the other schemas
+// plan as usual.
 func Diff(obs *model.Observed, des *model.Desired, opts Options) (*Plan, error) {
 	if des == nil || (len(des.Schemas) == 0 && len(des.Sources) == 0) {
 		return nil, ErrEmptyDesired
@@ -36,9 +38,6 @@ func Diff(obs *model.Observed, des *model.Desired, opts Options) (*Plan, error) 
 		}
 	}
 	ix := newIndex(obs)
-	if err := checkImmutable(obs, des); err != nil {
-		return nil, err
-	}
 	p := &Plan{Revision: des.Revision, Fingerprint: obs.Fingerprint}
 	p.Changes = append(p.Changes, diffSources(ix, des)...)
 
@@ -196,34 +195,6 @@ func managedSchemaNames(obs *model.Observed, des *model.Desired) []string {
 	}
 	slices.Sort(names)
 	return names
-}
-
-func checkImmutable(obs *model.Observed, des *model.Desired) error {
-	var vs []ImmutableViolation
-	declared := map[model.VersionID]*model.Version{}
-	for i := range des.Schemas {
-		for j := range des.Schemas[i].Versions {
-			v := &des.Schemas[i].Versions[j]
-			declared[v.ID] = v
-		}
-	}
-	for _, s := range obs.Schemas {
-		if s.Marker == nil {
-			continue
-		}
-		v, ok := declared[s.Marker.ID()]
-		if ok && v.Digest != s.Marker.Digest {
-			vs = append(vs, ImmutableViolation{Version: v.ID, Schema: s.Name, Deployed: s.Marker.Digest, Declared: v.Digest})
-		}
-	}
-	if len(vs) == 0 {
-		return nil
-	}
-	slices.SortFunc(vs, func(a, b ImmutableViolation) int {
-		return cmp.Or(cmp.Compare(a.Version.Schema, b.Version.Schema),
-			model.CompareVersions(a.Version.Version, b.Version.Version), cmp.Compare(a.Schema, b.Schema))
-	})
-	return &ImmutableError{Violations: vs}
 }
 
 func diffSources(ix *index, des *model.Desired) []Change {
@@ -514,39 +485,33 @@ func targetOf(refs []model.Ref) string {
 // diffSchema plans one declared schema: builds of the versions to keep
 // (oldest first) with their findings, the readiness wait and the cutover,
 // then the drops beyond retention.
+//
+// A version's lifecycle is read from its schema marker: building until the
+// last step of its build records built, and live once a cutover made it
+// the alias. A version that has never been live is mutable: when its
+// manifests change, or its build went wrong, its schema is torn down and
+// built again. A version that has been live is immutable.
 func diffSchema(ix *index, s *model.Schema, opts Options) []Change {
+	lc := newLifecycle(ix, s.Name, s.Active)
 	var out []Change
-	canon, dups := ix.versionSchemas(s.Name)
-	alias := ix.schemas[s.Name]
-	aliasOwned := alias != nil && alias.Marker != nil && alias.Marker.Schema == s.Name
-	aliasVersion := ""
-	if aliasOwned {
-		aliasVersion = alias.Marker.Version
+	for _, v := range s.Versions {
+		loc := lc.canon[v.ID.Version]
+		if loc != nil && loc.Marker.Digest != v.Digest && lc.everLive(v.ID.Version) {
+			out = append(out, Change{Op: OpBlocked, Kind: KindVersion, Target: v.ID.String(), Version: v.ID,
+				Reason: fmt.Sprintf("immutable: %s has been live (schema %s, digest %s) but its manifests now say %s; declare a new version. Nothing of schema %s changes until then",
+					v.ID, loc.Name, loc.Marker.Digest, v.Digest, s.Name)})
+		}
 	}
-	activeIdx, aliasIdx := 0, -1
+	if len(out) > 0 {
+		return out
+	}
+	alias, aliasOwned, aliasVersion := lc.alias, lc.aliasOwned, lc.aliasVersion
+	keep := lc.keep(s)
+	activeIdx := 0
 	for i, v := range s.Versions {
 		if v.ID.Version == s.Active {
 			activeIdx = i
 		}
-		if aliasOwned && v.ID.Version == aliasVersion {
-			aliasIdx = i
-		}
-	}
-	// olderThanAlias: a version that precedes the live one was live once
-	// (or kept for rollback beside it); it is not rebuilt, only checked.
-	olderThanAlias := func(i int) bool {
-		if !aliasOwned {
-			return false
-		}
-		if aliasIdx >= 0 {
-			return i < aliasIdx
-		}
-		return model.CompareVersions(s.Versions[i].ID.Version, aliasVersion) < 0
-	}
-	first := max(0, activeIdx-max(0, s.Retain))
-	keep := map[string]bool{}
-	for _, v := range s.Versions[first:] {
-		keep[v.ID.Version] = true
 	}
 
 	var (
@@ -554,57 +519,12 @@ func diffSchema(ix *index, s *model.Schema, opts Options) []Change {
 		activeBroken bool
 		activeBuilt  bool // something of the active version is created or marked by this plan
 	)
-	for i := first; i < len(s.Versions); i++ {
+	for i := range s.Versions {
 		v := &s.Versions[i]
-		loc := canon[v.ID.Version]
-		locName := v.ID.BuildSchema()
-		blocked := false
-		var changes []Change
-		if loc != nil {
-			locName = loc.Name
-		} else if sb := ix.schemas[locName]; sb != nil {
-			switch {
-			case sb.Marker != nil:
-				blocked = true
-				changes = append(changes, Change{
-					Op: OpBlocked, Kind: KindSchema, Target: locName, Version: v.ID,
-					Reason: fmt.Sprintf("the build schema of %s already exists and holds %s", v.ID, sb.Marker.ID()),
-				})
-			case len(sb.Objects) == 0:
-				loc = sb
-				changes = append(changes, Change{
-					Op: OpComment, Kind: KindSchema, Target: locName, Version: v.ID,
-					SQL:    []string{sqlCommentSchema(locName, model.SchemaMarker{Schema: s.Name, Version: v.ID.Version, Digest: v.Digest})},
-					Reason: fmt.Sprintf("adopt the empty build schema of %s (created by an interrupted pass)", v.ID),
-				})
-			default:
-				blocked = true
-				changes = append(changes, Change{
-					Op: OpBlocked, Kind: KindSchema, Target: locName, Version: v.ID,
-					Reason: "exists without mzsync's marker and is not empty; rename or drop it",
-				})
-			}
-		} else {
-			changes = append(changes, Change{
-				Op: OpCreate, Kind: KindSchema, Target: locName, Version: v.ID,
-				SQL: []string{
-					sqlCreateSchema(locName),
-					sqlCommentSchema(locName, model.SchemaMarker{Schema: s.Name, Version: v.ID.Version, Digest: v.Digest}),
-				},
-				Reason: buildReason(s, v, i, activeIdx),
-			})
+		if !keep[v.ID.Version] {
+			continue
 		}
-		broken := blocked
-		if !blocked {
-			// A version schema that exists and precedes, or is, the live
-			// version is deployed; one created (or adopted) now is built.
-			deployed := loc != nil && loc.Marker != nil &&
-				(loc == alias || (aliasOwned && i < activeIdx) || olderThanAlias(i))
-			in := inspect(ix, loc, locName, v, deployed)
-			changes = append(changes, buildChanges(locName, v, in)...)
-			changes = append(changes, in.findings...)
-			broken = in.broken
-		}
+		changes, locName, broken := diffVersion(ix, lc, s, v, i, activeIdx)
 		if i == activeIdx {
 			activeLoc, activeBroken = locName, broken
 			for _, c := range changes {
@@ -617,6 +537,11 @@ func diffSchema(ix *index, s *model.Schema, opts Options) []Change {
 	}
 
 	active := &s.Versions[activeIdx]
+	liveMarker := model.SchemaMarker{Schema: s.Name, Version: s.Active, Digest: active.Digest,
+		State: model.StateBuilt, Live: lc.maxLive + 1, History: lc.history}
+	recordLive := Change{Op: OpComment, Kind: KindSchema, Target: s.Name, Version: active.ID,
+		SQL:    []string{sqlCommentSchema(s.Name, liveMarker)},
+		Reason: fmt.Sprintf("record that %s is live (cutover %d)", active.ID, liveMarker.Live)}
 	cutover := aliasVersion != s.Active
 	cutoverPlanned := false
 	if cutover {
@@ -651,23 +576,26 @@ func diffSchema(ix *index, s *model.Schema, opts Options) []Change {
 					Transaction: true,
 					Reason:      fmt.Sprintf("cutover: %s replaces %s under %s; %s is retired to %s", active.ID.Version, aliasVersion, s.Name, aliasVersion, retiredName)})
 			}
+			out = append(out, recordLive)
 		}
+	} else if alias.Marker.Live == 0 || !alias.Marker.Built() {
+		// The alias holds the active version but its marker does not say
+		// so: a pass stopped between the cutover and this record, or the
+		// marker predates build states.
+		recordLive.Reason += "; the record was missing"
+		out = append(out, recordLive)
 	}
 
 	// Drops: owned versions not kept, oldest first.
 	var gone []string
-	for v := range canon {
+	for v := range lc.canon {
 		if !keep[v] {
 			gone = append(gone, v)
 		}
 	}
 	slices.SortFunc(gone, model.CompareVersions)
-	declaredIdx := map[string]int{}
-	for i, v := range s.Versions {
-		declaredIdx[v.ID.Version] = i
-	}
 	for _, ver := range gone {
-		loc := canon[ver]
+		loc := lc.canon[ver]
 		id := model.VersionID{Schema: s.Name, Version: ver}
 		name := loc.Name
 		if loc == alias {
@@ -677,12 +605,16 @@ func diffSchema(ix *index, s *model.Schema, opts Options) []Change {
 			name = id.BuildSchema()
 		}
 		c := Change{Op: OpDrop, Kind: KindSchema, Target: name, Version: id, Destructive: true}
-		if _, ok := declaredIdx[ver]; ok {
-			c.Reason = fmt.Sprintf("%s is older than the %d retained version(s) before %s", id, s.Retain, s.Active)
-		} else {
-			c.Reason = fmt.Sprintf("%s is no longer declared", id)
+		_, declared := s.Version(ver)
+		switch {
+		case !declared:
+			c.Reason = fmt.Sprintf("%s is no longer declared and not among the %d version(s) retained", id, s.Retain)
+		case lc.everLive(ver):
+			c.Reason = fmt.Sprintf("%s is not among the %d version(s) most recently live before %s", id, s.Retain, s.Active)
+		default:
+			c.Reason = fmt.Sprintf("%s was never live and is older than the active %s", id, s.Active)
 		}
-		if why := dropBlocker(ix, loc); why != "" {
+		if why := dropBlocker(ix, loc, false); why != "" {
 			c = Change{Op: OpBlocked, Kind: KindSchema, Target: name, Version: id, Reason: "drop refused: " + why}
 		} else if !opts.AllowDrop && !s.Prune {
 			c = Change{Op: OpBlocked, Kind: KindSchema, Target: name, Version: id, Reason: c.Reason + "; drop needs --allow-drop or prune: true"}
@@ -691,11 +623,124 @@ func diffSchema(ix *index, s *model.Schema, opts Options) []Change {
 		}
 		out = append(out, c)
 	}
-	for _, d := range dups {
+	for _, d := range lc.dups {
 		out = append(out, Change{Op: OpBlocked, Kind: KindSchema, Target: d.Name, Version: d.Marker.ID(),
-			Reason: fmt.Sprintf("also carries the marker of %s, which %s holds; left alone", d.Marker.ID(), canon[d.Marker.Version].Name)})
+			Reason: fmt.Sprintf("also carries the marker of %s, which %s holds; left alone", d.Marker.ID(), lc.canon[d.Marker.Version].Name)})
 	}
 	return out
+}
+
+// diffVersion plans one kept version: its build (from nothing, finished
+// after an interrupted pass, or torn down and built again when it was
+// never live and went wrong), or the check of a version that has been
+// live. It returns the changes, the schema that holds (or will hold) the
+// version, and whether the version cannot be cut over to.
+func diffVersion(ix *index, lc *lifecycle, s *model.Schema, v *model.Version, i, activeIdx int) (changes []Change, locName string, broken bool) {
+	ver := v.ID.Version
+	loc := lc.canon[ver]
+	locName = v.ID.BuildSchema()
+	marker := func(state string) model.SchemaMarker {
+		return model.SchemaMarker{Schema: s.Name, Version: ver, Digest: v.Digest, State: state}
+	}
+	needBuilt := false
+	build := func(reason string) {
+		changes = append(changes, Change{
+			Op: OpCreate, Kind: KindSchema, Target: locName, Version: v.ID,
+			SQL:    []string{sqlCreateSchema(locName), sqlCommentSchema(locName, marker(model.StateBuilding))},
+			Reason: reason,
+		})
+		changes = append(changes, buildChanges(locName, v, inspect(ix, nil, locName, v, false))...)
+		needBuilt = true
+	}
+	switch {
+	case loc == nil:
+		sb := ix.schemas[locName]
+		switch {
+		case sb == nil:
+			build(buildReason(s, v, i, activeIdx))
+		case sb.Marker != nil:
+			return append(changes, Change{
+				Op: OpBlocked, Kind: KindSchema, Target: locName, Version: v.ID,
+				Reason: fmt.Sprintf("the build schema of %s already exists and holds %s", v.ID, sb.Marker.ID()),
+			}), locName, true
+		case len(sb.Objects) == 0:
+			changes = append(changes, Change{
+				Op: OpComment, Kind: KindSchema, Target: locName, Version: v.ID,
+				SQL:    []string{sqlCommentSchema(locName, marker(model.StateBuilding))},
+				Reason: fmt.Sprintf("adopt the empty build schema of %s (created by an interrupted pass)", v.ID),
+			})
+			changes = append(changes, buildChanges(locName, v, inspect(ix, nil, locName, v, false))...)
+			needBuilt = true
+		default:
+			return append(changes, Change{
+				Op: OpBlocked, Kind: KindSchema, Target: locName, Version: v.ID,
+				Reason: "exists without mzsync's marker and is not empty; rename or drop it",
+			}), locName, true
+		}
+	case lc.everLive(ver):
+		// Immutable: only checked. The digest was compared in diffSchema.
+		locName = loc.Name
+		in := inspect(ix, loc, locName, v, true)
+		changes = append(changes, in.findings...)
+		broken = in.broken
+	default:
+		// Never live: mutable. Finish it, or tear it down and build again.
+		locName = loc.Name
+		var why string
+		var in inspection
+		if loc.Marker.Digest != v.Digest {
+			why = fmt.Sprintf("its manifests changed (built with digest %s, now %s)", loc.Marker.Digest, v.Digest)
+		} else {
+			in = inspect(ix, loc, locName, v, loc.Marker.Built())
+			if in.broken {
+				why = "its build went wrong: " + findingsSummary(in.findings)
+			}
+		}
+		if why == "" {
+			changes = append(changes, buildChanges(locName, v, in)...)
+			changes = append(changes, in.findings...)
+			needBuilt = !loc.Marker.Built()
+			break
+		}
+		// While a version builds, everything in its schema is mzsync's
+		// work; once built, objects someone added by hand block the drop.
+		if block := dropBlocker(ix, loc, !loc.Marker.Built()); block != "" {
+			return append(changes, Change{Op: OpBlocked, Kind: KindSchema, Target: loc.Name, Version: v.ID,
+				Reason: fmt.Sprintf("%s was never live and %s, but it cannot be torn down: %s", v.ID, why, block)}), locName, true
+		}
+		changes = append(changes, Change{Op: OpDrop, Kind: KindSchema, Target: loc.Name, Version: v.ID,
+			SQL: []string{sqlDropSchema(loc.Name)}, Destructive: true,
+			Reason: fmt.Sprintf("tear down %s to build it again: it was never live and %s", v.ID, why)})
+		locName = v.ID.BuildSchema()
+		if loc.Name != locName && ix.schemas[locName] != nil {
+			return append(changes, Change{Op: OpBlocked, Kind: KindSchema, Target: locName, Version: v.ID,
+				Reason: fmt.Sprintf("cannot rebuild %s: schema %s exists", v.ID, locName)}), locName, true
+		}
+		build("rebuild " + v.ID.String() + " from its manifests")
+	}
+	for _, c := range changes {
+		if c.Op == OpBlocked || c.Op == OpDrift {
+			broken = true
+		}
+	}
+	if needBuilt && !broken {
+		changes = append(changes, Change{Op: OpComment, Kind: KindSchema, Target: locName, Version: v.ID,
+			SQL:    []string{sqlCommentSchema(locName, marker(model.StateBuilt))},
+			Reason: fmt.Sprintf("record that %s is built (the last step of its build)", v.ID)})
+	}
+	return changes, locName, broken
+}
+
+// findingsSummary joins the blocking findings of an inspection for a
+// reason.
+func findingsSummary(fs []Change) string {
+	var parts []string
+	for _, f := range fs {
+		if f.Op == OpBlocked || f.Op == OpDrift {
+			parts = append(parts, f.Target+" "+f.Reason)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func buildReason(s *model.Schema, v *model.Version, i, activeIdx int) string {
@@ -710,8 +755,9 @@ func buildReason(s *model.Schema, v *model.Version, i, activeIdx int) string {
 
 // dropBlocker says why a version schema may not be dropped, or "": an
 // object outside it depends on an object inside it (DROP ... CASCADE would
-// take the dependent along), or it holds objects mzsync does not own.
-func dropBlocker(ix *index, s *model.ObservedSchema) string {
+// take the dependent along), or, unless anyUnowned, it holds objects
+// mzsync does not own.
+func dropBlocker(ix *index, s *model.ObservedSchema, anyUnowned bool) string {
 	inside := make(map[string]bool, len(s.Objects))
 	for _, o := range s.Objects {
 		inside[o.ID] = true
@@ -719,7 +765,7 @@ func dropBlocker(ix *index, s *model.ObservedSchema) string {
 	var deps, unowned []string
 	seen := map[string]bool{}
 	for _, o := range s.Objects {
-		if o.Marker == nil {
+		if o.Marker == nil && !anyUnowned {
 			unowned = append(unowned, s.Name+"."+o.Name)
 		}
 		for _, d := range ix.dependents[o.ID] {

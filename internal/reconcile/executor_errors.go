@@ -35,6 +35,12 @@ func isRetryable(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
+	// Judge the server's error, not the statement text a StatementError
+	// shows beside it.
+	var se *StatementError
+	if errors.As(err, &se) {
+		err = se.Err
+	}
 	if st := sqlState(err); st != "" {
 		// 40001 serialization failure; 57P01 admin shutdown; 08xxx connection exceptions.
 		return st == "40001" || st == "57P01" || strings.HasPrefix(st, "08")

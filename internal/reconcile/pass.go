@@ -39,16 +39,17 @@ type PassResult struct {
 	StatusErr error
 }
 
-// LeasedPass is one apply pass as the CLI and the daemon run it: observe
-// and plan without the lease; when the plan has nothing to send (no
-// change, or only changes behind a readiness gate that is not open and
-// will not be waited for), stop there, sending no DDL and taking no lease.
-// Otherwise take the lease, keep it alive, apply with every catalog change
-// fenced by it, and release it. Losing the lease cancels the apply, and
-// the error then matches ErrLeaseLost. Finally, with opts.Status set, the
-// catalog is read again for status.
+// LeasedPass is one apply pass as the CLI and the daemon run it. It first
+// runs Apply without the lease over a session that refuses to send
+// anything: when the plan has nothing to send (no change, or only changes
+// behind readiness gates that are closed and not waited for) that run is
+// the whole pass, and no lease is taken and no DDL sent. At the first
+// statement it would send, that run stops; the lease is taken, kept alive,
+// and Apply runs again from a fresh observation with every catalog change
+// fenced by the lease, which is then released. Losing the lease cancels
+// the apply, and the error then matches ErrLeaseLost. Finally, with
+// opts.Status set, the catalog is read again for status.
 func LeasedPass(ctx context.Context, db DB, obs Observer, des *model.Desired, opts PassOptions) (*PassResult, error) {
-	opts.Apply.defaults()
 	res := &PassResult{Apply: &ApplyResult{}}
 	err := leasedApply(ctx, db, obs, des, &opts, res)
 	if opts.Status != nil && ctx.Err() == nil {
@@ -57,30 +58,49 @@ func LeasedPass(ctx context.Context, db DB, obs Observer, des *model.Desired, op
 	return res, err
 }
 
+// errWouldSend stops the lease-free first run at its first statement.
+var errWouldSend = errors.New("a statement is to be sent: the lease is needed")
+
+// noSendDB passes queries through and refuses every statement, cancelling
+// the run it serves.
+type noSendDB struct {
+	db     DB
+	cancel context.CancelCauseFunc
+}
+
+func (n *noSendDB) Exec(context.Context, string) error {
+	n.cancel(errWouldSend)
+	return errWouldSend
+}
+
+func (n *noSendDB) QueryString(ctx context.Context, sql string) (string, bool, error) {
+	return n.db.QueryString(ctx, sql)
+}
+
+func (n *noSendDB) QueryRows(ctx context.Context, sql string) ([][]string, error) {
+	return n.db.QueryRows(ctx, sql)
+}
+
 func leasedApply(ctx context.Context, db DB, obs Observer, des *model.Desired, opts *PassOptions, res *PassResult) error {
 	if opts.Apply.DryRun {
 		ar, err := Apply(ctx, db, obs, des, opts.Apply)
-		res.Apply = ar
-		return err
-	}
-	plan, o, err := planWithRetry(ctx, obs, des, opts)
-	if err != nil {
-		return err
-	}
-	res.Apply.Plan = plan
-	if opts.Apply.Fingerprint != "" && opts.Apply.Fingerprint != plan.Fingerprint {
-		return ErrStalePlan
-	}
-	if !planSends(plan, o, des, opts.Apply.Wait) {
-		opts.Apply.Log.Debug("nothing to send; the lease is not taken", "revision", plan.Revision)
-		for _, c := range plan.Changes {
-			if c.Op == OpWait {
-				v := c.Version
-				res.Apply.NotReady = &v
-				break
-			}
+		if ar != nil {
+			res.Apply = ar
 		}
-		return nil
+		return err
+	}
+	pctx, cancel := context.WithCancelCause(ctx)
+	ar, err := Apply(pctx, &noSendDB{db: db, cancel: cancel}, obs, des, opts.Apply)
+	wouldSend := errors.Is(context.Cause(pctx), errWouldSend)
+	cancel(nil)
+	if !wouldSend {
+		if ar != nil {
+			res.Apply = ar
+		}
+		return err
+	}
+	if ar != nil {
+		res.Apply.Plan = ar.Plan
 	}
 	if opts.LeaseDB == nil {
 		return errors.New("leased pass: no lease session")
@@ -106,71 +126,20 @@ func leasedApply(ctx context.Context, db DB, obs Observer, des *model.Desired, o
 	}
 	res.Leased = true
 	runCtx, stop := lease.KeepAlive(ctx)
-	ar, err := Apply(runCtx, lease.Fence(db), obs, des, opts.Apply)
+	ar, err = Apply(runCtx, lease.Fence(db), obs, des, opts.Apply)
 	stop()
 	if ar != nil {
 		res.Apply = ar
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer rcancel()
 	if rerr := lease.Release(rctx); rerr != nil {
-		opts.Apply.Log.Warn("release apply lease (it expires on its own)", "err", rerr)
+		if log := opts.Apply.Log; log != nil {
+			log.Warn("release apply lease (it expires on its own)", "err", rerr)
+		}
 	}
 	if err != nil && errors.Is(context.Cause(runCtx), ErrLeaseLost) && !errors.Is(err, ErrLeaseLost) {
 		err = fmt.Errorf("%w: %w", ErrLeaseLost, err)
 	}
 	return err
-}
-
-// planWithRetry observes and diffs, retrying transient errors like Apply.
-func planWithRetry(ctx context.Context, obs Observer, des *model.Desired, opts *PassOptions) (*Plan, *model.Observed, error) {
-	until := retryDeadline(ctx, opts.Apply.RetryFor)
-	if until.IsZero() {
-		until = time.Now().Add(time.Minute)
-	}
-	b := newBackoff()
-	for {
-		o, err := obs.Observe(ctx)
-		if err == nil {
-			plan, err := Diff(o, des, opts.Apply.Diff)
-			return plan, o, err
-		}
-		err = fmt.Errorf("observe: %w", err)
-		wait := b.next()
-		if !isRetryable(err) || time.Now().Add(wait).After(until) {
-			return nil, nil, err
-		}
-		opts.Apply.Log.Warn("transient error; observing again", "err", err, "backoff", wait)
-		if serr := opts.Apply.Sleep(ctx, wait); serr != nil {
-			return nil, nil, serr
-		}
-	}
-}
-
-// planSends reports whether applying plan would send any statement: a
-// change with SQL that is not behind a closed readiness gate (one that is
-// not ready in o, when the apply will not wait for it).
-func planSends(plan *Plan, o *model.Observed, des *model.Desired, wait bool) bool {
-	for _, c := range plan.Changes {
-		switch c.Op {
-		case OpBlocked, OpDrift, OpIgnored:
-			continue
-		case OpWait:
-			if wait {
-				return true
-			}
-			schema, version := findVersion(des, c.Version)
-			if version == nil {
-				return true // Apply reports it
-			}
-			if !Readiness(o, version, schema).Ready {
-				return false
-			}
-			continue
-		}
-		if len(c.SQL) > 0 {
-			return true
-		}
-	}
-	return false
 }

@@ -96,10 +96,24 @@ func (p *Plan) Empty() bool {
 	return true
 }
 
+// Blocked reports whether the plan has blocked or drift findings: something
+// that should change and may not, which needs a person.
+func (p *Plan) Blocked() bool {
+	for _, c := range p.Changes {
+		if c.Op == OpBlocked || c.Op == OpDrift {
+			return true
+		}
+	}
+	return false
+}
+
 // Summary counts a plan's changes by op.
 type Summary struct {
 	Create  int `json:"create"`
 	Comment int `json:"comment"`
+	// Record counts schema marker comments: a build's state or a
+	// cutover's live record, part of the step they finish.
+	Record  int `json:"record"`
 	Wait    int `json:"wait"`
 	Swap    int `json:"swap"`
 	Rename  int `json:"rename"`
@@ -117,7 +131,11 @@ func (p *Plan) Summary() Summary {
 		case OpCreate:
 			s.Create++
 		case OpComment:
-			s.Comment++
+			if c.Kind == KindSchema {
+				s.Record++
+			} else {
+				s.Comment++
+			}
 		case OpWait:
 			s.Wait++
 		case OpSwap:
@@ -153,11 +171,12 @@ func (s Summary) findings() string {
 
 // String renders the summary line: "Plan: 3 to create, 1 to swap, 0 to
 // drop." or "No changes.", followed by the findings when there are any.
-// Comments count as creates and a first-deployment rename as a swap: both
-// are part of creating, and cutting over to, a version.
+// Object comments count as creates and a first-deployment rename as a
+// swap: both are part of creating, and cutting over to, a version. Schema
+// marker records are part of the step they finish and are not counted.
 func (s Summary) String() string {
 	var line string
-	if s.Create+s.Comment+s.Wait+s.Swap+s.Rename+s.Drop == 0 {
+	if s.Create+s.Comment+s.Record+s.Wait+s.Swap+s.Rename+s.Drop == 0 {
 		line = "No changes."
 	} else {
 		line = fmt.Sprintf("Plan: %d to create, %d to swap, %d to drop.", s.Create+s.Comment, s.Swap+s.Rename, s.Drop)
@@ -172,31 +191,3 @@ func (s Summary) String() string {
 // mzsync never plans from it: an empty or unreadable manifest set must not
 // prune anything.
 var ErrEmptyDesired = errors.New("desired state is empty: no Schema and no Source manifests; refusing to plan (an empty manifest set never prunes)")
-
-// ImmutableViolation is one deployed version whose content differs from
-// its manifests.
-type ImmutableViolation struct {
-	Version model.VersionID
-	// Schema is the catalog schema that holds the deployed version.
-	Schema string
-	// Deployed is the digest in the schema's marker comment.
-	Deployed string
-	// Declared is the digest of the version in the manifests.
-	Declared string
-}
-
-// ImmutableError lists every deployed version whose manifests changed.
-// Versions are immutable: the fix is to declare a new version.
-type ImmutableError struct {
-	// Violations are sorted by version.
-	Violations []ImmutableViolation
-}
-
-func (e *ImmutableError) Error() string {
-	msgs := make([]string, len(e.Violations))
-	for i, v := range e.Violations {
-		msgs[i] = fmt.Sprintf("version %s is deployed (schema %s) with digest %s but the manifests say %s; versions are immutable: declare a new version",
-			v.Version, v.Schema, v.Deployed, v.Declared)
-	}
-	return strings.Join(msgs, "\n")
-}

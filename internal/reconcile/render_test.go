@@ -117,7 +117,7 @@ func TestRenderJSONShape(t *testing.T) {
 	if last.Op != "drop" || !last.Destructive || len(last.SQL) != 1 {
 		t.Errorf("last change: %+v", last)
 	}
-	if diff := cmp.Diff(Summary{Create: 5, Comment: 1, Wait: 1, Swap: 1, Drop: 1}, got.Summary); diff != "" {
+	if diff := cmp.Diff(Summary{Create: 5, Comment: 1, Record: 2, Wait: 1, Swap: 1, Drop: 1}, got.Summary); diff != "" {
 		t.Errorf("summary (-want +got):\n%s", diff)
 	}
 }
@@ -136,8 +136,8 @@ func TestRenderMarkdownCap(t *testing.T) {
 	}{
 		{"no cap shows everything", 0, []string{"<details>", "DROP SCHEMA"}, []string{"Output capped"}},
 		{"a cap above the size changes nothing", full.Len(), []string{"DROP SCHEMA"}, []string{"Output capped"}},
-		{"SQL goes first", full.Len() - 10, []string{"| 9 | drop |", "Output capped at", "0 more change(s) and 2 SQL block(s)"}, []string{"DROP SCHEMA"}},
-		{"then rows", 900, []string{"Output capped at 900 bytes", "Plan: 6 to create"}, []string{"<details>", "| 9 |"}},
+		{"SQL goes first", full.Len() - 10, []string{"| 11 | drop |", "Output capped at", "0 more change(s) and 2 SQL block(s)"}, []string{"DROP SCHEMA"}},
+		{"then rows", 900, []string{"Output capped at 900 bytes", "Plan: 6 to create"}, []string{"<details>", "| 11 |"}},
 		{"a tiny cap is still honoured", 40, nil, nil},
 	}
 	for _, tt := range tests {

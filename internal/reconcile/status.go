@@ -18,8 +18,8 @@ const StatusFormatVersion = 1
 // The roles a version plays in a schema's status.
 const (
 	RoleActive     = "active"     // held by the alias schema
-	RoleRetained   = "retained"   // built, older than the active version
-	RoleStaged     = "staged"     // built, newer than the active version (or no version is active)
+	RoleRetained   = "retained"   // built and live before: a rollback target
+	RoleStaged     = "staged"     // built or building, never live
 	RoleUndeclared = "undeclared" // built, but the manifests no longer declare it
 	RoleNotBuilt   = "not-built"  // declared and kept, but no schema holds it
 )
@@ -60,8 +60,11 @@ type SchemaStatus struct {
 type VersionStatus struct {
 	Version string `json:"version"`
 	// Schema is the catalog schema that holds it; "" when not built.
-	Schema    string           `json:"schema"`
-	Role      string           `json:"role"`
+	Schema string `json:"schema"`
+	Role   string `json:"role"`
+	// State is the version's lifecycle as its schema marker records it:
+	// not-built, building, built (never live) or live (live now or before).
+	State     string           `json:"state"`
 	Digest    string           `json:"digest"`
 	Readiness VersionReadiness `json:"readiness"`
 }
@@ -98,7 +101,12 @@ func Status(obs *model.Observed, des *model.Desired) StatusReport {
 func schemaStatus(ix *index, name string, s *model.Schema) SchemaStatus {
 	st := SchemaStatus{Name: name, Declared: s != nil, Alias: "missing",
 		Retained: []string{}, Staged: []string{}, Versions: []VersionStatus{}, Drift: []Finding{}, Unowned: []string{}}
-	canon, _ := ix.versionSchemas(name)
+	exclude := ""
+	if s != nil {
+		exclude = s.Active
+	}
+	lc := newLifecycle(ix, name, exclude)
+	canon := lc.canon
 	alias := ix.schemas[name]
 	if alias != nil {
 		st.Alias = "unowned"
@@ -120,15 +128,11 @@ func schemaStatus(ix *index, name string, s *model.Schema) SchemaStatus {
 	for v := range canon {
 		names[v] = true
 	}
-	keepFrom := 0
 	if s != nil {
-		for i, v := range s.Versions {
-			if v.ID.Version == s.Active {
-				keepFrom = max(0, i-max(0, s.Retain))
+		for v := range lc.keep(s) {
+			if _, ok := s.Version(v); ok {
+				names[v] = true
 			}
-		}
-		for _, v := range s.Versions[keepFrom:] {
-			names[v.ID.Version] = true
 		}
 	}
 	order := slices.Collect(maps.Keys(names))
@@ -146,12 +150,11 @@ func schemaStatus(ix *index, name string, s *model.Schema) SchemaStatus {
 		}
 		return model.CompareVersions(a, b)
 	})
-	activePos := slices.Index(order, st.Active)
 
-	for pos, ver := range order {
+	for _, ver := range order {
 		loc := canon[ver]
 		id := model.VersionID{Schema: name, Version: ver}
-		vs := VersionStatus{Version: ver}
+		vs := VersionStatus{Version: ver, State: lc.state(ver)}
 		var decl *model.Version
 		if s != nil {
 			decl, _ = s.Version(ver)
@@ -163,7 +166,7 @@ func schemaStatus(ix *index, name string, s *model.Schema) SchemaStatus {
 			vs.Role = RoleActive
 		case decl == nil && s != nil:
 			vs.Role = RoleUndeclared
-		case activePos >= 0 && pos < activePos:
+		case lc.everLive(ver):
 			vs.Role = RoleRetained
 		default:
 			vs.Role = RoleStaged
@@ -186,7 +189,7 @@ func schemaStatus(ix *index, name string, s *model.Schema) SchemaStatus {
 		if loc != nil {
 			switch {
 			case decl != nil && decl.Digest == loc.Marker.Digest:
-				deployed := vs.Role == RoleActive || vs.Role == RoleRetained
+				deployed := vs.Role == RoleActive || vs.Role == RoleRetained || loc.Marker.Built()
 				for _, f := range inspect(ix, loc, loc.Name, decl, deployed).findings {
 					if f.Op != OpIgnored {
 						st.Drift = append(st.Drift, Finding{Target: f.Target, Kind: f.Kind, Reason: f.Reason})
@@ -263,7 +266,7 @@ func RenderStatusText(w io.Writer, r StatusReport) error {
 			if !rd.Ready {
 				state = fmt.Sprintf("not ready %d/%d", rd.ReadyObjects, rd.Total)
 			}
-			fmt.Fprintf(&b, "  %-10s %-10s %-20s %s\n", v.Version, v.Role, where, state)
+			fmt.Fprintf(&b, "  %-10s %-10s %-9s %-20s %s\n", v.Version, v.Role, v.State, where, state)
 			for _, p := range rd.Pending {
 				fmt.Fprintf(&b, "      waiting: %s: %s\n", p.Target, strings.Join(p.Reasons, ", "))
 			}

@@ -28,13 +28,15 @@ type Env struct {
 
 // New creates a fresh backing database and a fresh upstream database on
 // the calling package's pgtest shared cluster (callers use pgtest.Main in
-// TestMain), starts a Server (HydrationDelay 50ms unless an option
-// overrides it) and registers cleanup.
+// TestMain), starts a Server and registers cleanup. Objects hydrate at
+// once and upstream schemas are re-validated only when the test asks
+// (Revalidate); tests hold what must not be ready yet (Hold, Release)
+// instead of racing a delay.
 func New(t testing.TB, opts ...func(*mzemu.Options)) *Env {
 	t.Helper()
 	backing := pgtest.NewDatabase(t)
 	upstream := pgtest.NewDatabase(t)
-	o := mzemu.Options{BackingURL: backing, HydrationDelay: 50 * time.Millisecond}
+	o := mzemu.Options{BackingURL: backing, RevalidateInterval: -1}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -90,5 +92,40 @@ func exec(t testing.TB, u string, sql []string) {
 		if _, err := conn.Exec(ctx, s); err != nil {
 			t.Fatalf("exec %q: %v", s, err)
 		}
+	}
+}
+
+// Hold holds the snapshot (kind mzemu.HoldSnapshot) or hydration
+// (mzemu.HoldHydration) of the objects matching pattern; see
+// mzemu.Server.Hold.
+func (e *Env) Hold(kind, pattern string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := e.Server.Hold(ctx, kind, pattern); err != nil {
+		e.t.Fatalf("hold %s %s: %v", kind, pattern, err)
+	}
+}
+
+// Release releases held objects matching pattern and returns how many;
+// see mzemu.Server.Release.
+func (e *Env) Release(kind, pattern string) int {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := e.Server.Release(ctx, kind, pattern)
+	if err != nil {
+		e.t.Fatalf("release %s %s: %v", kind, pattern, err)
+	}
+	return n
+}
+
+// Revalidate runs an upstream re-validation tick now.
+func (e *Env) Revalidate() {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := e.Server.Revalidate(ctx); err != nil {
+		e.t.Fatalf("revalidate: %v", err)
 	}
 }
