@@ -455,12 +455,6 @@ func (l *Lease) cleanStale(ctx context.Context, st *leaseState, prev string) {
 	}
 }
 
-func (l *Lease) isLost() bool {
-	l.stateMu.Lock()
-	defer l.stateMu.Unlock()
-	return l.lost || l.released
-}
-
 // lose marks the lease lost (once): the holder stops acting and its work
 // context is cancelled.
 func (l *Lease) lose(why error) {
