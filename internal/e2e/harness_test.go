@@ -225,3 +225,27 @@ func mustApply(t *testing.T, a *applier, des *model.Desired) *reconcile.ApplyRes
 	}
 	return res
 }
+
+func mustApplyOpts(t *testing.T, a *applier, des *model.Desired, opts reconcile.Options) *reconcile.ApplyResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := a.apply(ctx, des, reconcile.ApplyOptions{Diff: opts, Wait: true, Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	return res
+}
+
+func (a *applier) planOpts(t *testing.T, des *model.Desired, opts reconcile.Options) *reconcile.Plan {
+	t.Helper()
+	o, err := a.obs.Observe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := reconcile.Diff(o, des, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

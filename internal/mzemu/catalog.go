@@ -122,6 +122,25 @@ BEGIN
 END
 $f$;
 
+-- mz_type_name is Materialize's name of a type (mz_pgrepr Type::name()):
+-- PostgreSQL's SQL-standard names for some types, the catalog name for
+-- the others (time, timestamp, timetz, char, _json, ...).
+CREATE FUNCTION mzemu_meta.mz_type_name(typ oid) RETURNS text LANGUAGE sql STABLE AS $f$
+  SELECT CASE f
+           WHEN 'time without time zone' THEN 'time'
+           WHEN 'timestamp without time zone' THEN 'timestamp'
+           WHEN 'time without time zone[]' THEN 'time[]'
+           WHEN 'timestamp without time zone[]' THEN 'timestamp[]'
+           ELSE CASE WHEN f IN ('boolean', 'character', 'real', 'double precision', 'smallint', 'integer', 'bigint',
+                                'timestamp with time zone', 'character varying', 'int2vector', 'boolean[]', 'bytea[]',
+                                'character[]', 'date[]', 'real[]', 'double precision[]', 'smallint[]', 'integer[]',
+                                'bigint[]', 'interval[]', 'jsonb[]', 'numeric[]', 'oid[]', 'record[]', 'text[]', 'uuid[]',
+                                'timestamp with time zone[]', 'character varying[]', 'regclass[]', 'regproc[]', 'regtype[]')
+                     THEN f ELSE t.typname::text END
+         END
+    FROM pg_catalog.pg_type t, pg_catalog.format_type(t.oid, NULL) f WHERE t.oid = typ
+$f$;
+
 CREATE VIEW mzemu_meta.items AS
 SELECT o.*, c.relname::text AS name, s.id AS schema_id, n.nspname::text AS schema_name,
        'materialize.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS fqname,
@@ -207,7 +226,7 @@ SELECT i.id AS index_id, k.ord::int8 AS index_position, a.attnum::int8 AS on_pos
 CREATE VIEW mz_catalog.mz_columns AS
 SELECT i.id, a.attname::text AS name, a.attnum::int8 AS position,
        COALESCE(p.nullable, NOT a.attnotnull) AS nullable,
-       CASE WHEN i.kind = 'source' THEN 'uint8' ELSE pg_catalog.format_type(a.atttypid, NULL) END AS type,
+       CASE WHEN i.kind = 'source' THEN 'uint8' ELSE mzemu_meta.mz_type_name(a.atttypid) END AS type,
        NULL::text AS "default",
        CASE WHEN i.kind = 'source' THEN 16464::oid ELSE a.atttypid END AS type_oid,
        a.atttypmod AS type_mod

@@ -88,6 +88,7 @@ type item struct {
 	id, kind, name, schemaID, schemaName, fqname string
 	clusterID, sourceID, connectionID, onID, oid string
 	owner                                        string
+	minimal                                      string // name as Materialize's minimal qualification prints it
 }
 
 const itemCols = `id, kind, name, schema_id, schema_name, fqname, COALESCE(cluster_id, ''), COALESCE(source_id, ''),
@@ -103,7 +104,11 @@ func (it *item) mustBe(kind string) error {
 	if it.kind == kind {
 		return nil
 	}
-	return errf(codeInternal, "%s is %s %s not %s %s", it.fqname, article(it.kind), kindWord(it.kind), article(kind), kindWord(kind))
+	n := it.minimal
+	if n == "" {
+		n = it.fqname
+	}
+	return errf(codeInternal, "%s is %s %s not %s %s", n, article(it.kind), kindWord(it.kind), article(kind), kindWord(kind))
 }
 
 // article is the indefinite article Materialize uses before a type.
@@ -136,7 +141,42 @@ func (ss *session) lookupItem(ctx context.Context, parts []string) (*item, error
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
-	return scanItem(rows[0]), nil
+	it := scanItem(rows[0])
+	it.minimal = it.name
+	if len(parts) > 1 {
+		// Materialize's minimal qualification: the bare name when the
+		// search path resolves it to this item.
+		if first, err := ss.lookupItem(ctx, parts[len(parts)-1:]); err != nil {
+			return nil, err
+		} else if first == nil || first.id != it.id {
+			it.minimal = it.schemaName + "." + it.name
+		}
+	}
+	return it, nil
+}
+
+// systemItem reports whether parts name a relation of a system schema
+// (mz_catalog, mz_internal, pg_catalog, information_schema): the schema and
+// name, ok false when not.
+func (ss *session) systemItem(ctx context.Context, parts []string) (schema, name string, ok bool, err error) {
+	if len(parts) == 3 {
+		parts = parts[1:]
+	}
+	var rows [][]string
+	if len(parts) == 2 {
+		if !isAmbientSchema(parts[0]) {
+			return "", "", false, nil
+		}
+		rows, err = ss.q(ctx, `SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = $1 AND c.relname = $2`, parts[0], parts[1])
+	} else {
+		rows, err = ss.q(ctx, `SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname IN ('mz_catalog', 'pg_catalog') AND c.relname = $1 ORDER BY n.nspname = 'pg_catalog' LIMIT 1`, parts[0])
+	}
+	if err != nil || len(rows) == 0 {
+		return "", "", false, err
+	}
+	return rows[0][0], rows[0][1], true, nil
 }
 
 func (ss *session) resolveItem(ctx context.Context, parts []string) (*item, error) {
@@ -175,7 +215,7 @@ func (ss *session) resolveSchema(ctx context.Context, parts []string) (id, name 
 	}
 	if id == "" {
 		if isSystemSchema(name) {
-			return "", "", errf("42501", "system schema '%s' cannot be modified", name)
+			return "", "", errf(codeInternal, "system schema '%s' cannot be modified", name)
 		}
 		return "", "", errf(codeInternal, "unknown schema '%s'", name)
 	}
@@ -372,6 +412,7 @@ func (s *Server) runDDL(ctx context.Context, ss *session, list []*stmt, checkRev
 		}
 		s.revision++
 		s.catalogLog.committed(s.revision, ss.key, list)
+		s.refreshSchemaNames(ctx, ss)
 		s.setSecrets(x.secrets)
 	}
 	if !(commit && checkRev) {

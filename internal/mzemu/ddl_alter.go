@@ -58,6 +58,11 @@ func parseDrop(p *parser) (*stmt, error) {
 				return "", err
 			}
 			if it == nil {
+				if sch, sname, ok, err := x.ss.systemItem(ctx, n); err != nil {
+					return "", err
+				} else if ok {
+					return "", errf(codeInternal, "cannot drop %s %s.%s because it is required by the database system", kindWord(kind), sch, sname)
+				}
 				if ifExists {
 					x.notice(notice(codeUndefinedObj, "%s %q does not exist, skipping", kindWord(kind), strings.Join(n, ".")))
 					continue
@@ -65,7 +70,7 @@ func parseDrop(p *parser) (*stmt, error) {
 				return "", errf(codeInternal, "unknown catalog item '%s'", strings.Join(n, "."))
 			}
 			if kind == "view" && it.kind == "materialized-view" {
-				return "", errf(codeInternal, "%s is not a view", it.fqname)
+				return "", errf(codeInternal, "%s is not a view", it.minimal)
 			}
 			if err := it.mustBe(kind); err != nil {
 				return "", err
@@ -430,6 +435,11 @@ func (x *ddlTx) rename(ctx context.Context, kind string, name []string, newName 
 		return err
 	}
 	if it == nil {
+		if sch, _, ok, err := x.ss.systemItem(ctx, name); err != nil {
+			return err
+		} else if ok {
+			return errf(codeInternal, "system schema '%s' cannot be modified", sch)
+		}
 		if ifExists {
 			return nil
 		}
@@ -504,6 +514,9 @@ func parseComment(p *parser) (*stmt, error) {
 	case t.isWord("null"):
 	default:
 		return nil, errf(codeSyntax, "Expected string literal or NULL, found %s", describeTok(t))
+	}
+	if text != nil && len(*text) > maxCommentBytes {
+		return nil, errf(codeInternal, "Comment is too long (%d), max size is %d", len(*text), maxCommentBytes)
 	}
 	if err := p.expectEnd(); err != nil {
 		return nil, err
@@ -585,3 +598,6 @@ func parseComment(p *parser) (*stmt, error) {
  ON CONFLICT (id, object_type, COALESCE(sub_id, -1)) DO UPDATE SET comment = EXCLUDED.comment`, id, objType, sub, *text)
 	}), nil
 }
+
+// maxCommentBytes is Materialize's limit on a COMMENT's text.
+const maxCommentBytes = 1024

@@ -632,6 +632,9 @@ func parseCreateView(p *parser, materialized, orReplace bool) (*stmt, error) {
 		if err != nil {
 			return "", err
 		}
+		if err := x.checkStableDeps(ctx, oid, kind); err != nil {
+			return "", err
+		}
 		tail := colList
 		if materialized {
 			tail += " IN CLUSTER " + model.QuoteIdent(clusterName)
@@ -761,8 +764,18 @@ func parseCreateIndex(p *parser, isDefault bool) (*stmt, error) {
 		}
 		if exists, err := x.nameTaken(ctx, obj.schemaID, iname); err != nil {
 			return "", err
-		} else if exists != "" {
+		} else if exists != "" && name != "" {
 			return "", errf(codeInternal, "%s %q already exists", kindWord(exists), "materialize."+obj.schemaName+"."+iname)
+		} else if exists != "" {
+			// A generated name that is taken gets a number, as Materialize's
+			// find_available_name does: <obj>_primary_idx1, ...2, ...
+			base := iname
+			for i := 1; exists != ""; i++ {
+				iname = base + strconv.Itoa(i)
+				if exists, err = x.nameTaken(ctx, obj.schemaID, iname); err != nil {
+					return "", err
+				}
+			}
 		}
 		clusterID, clusterName, err := x.clusterID(ctx, cluster)
 		if err != nil {
@@ -811,4 +824,22 @@ func quoteIdentMin(s string) string {
 		return model.QuoteIdent(s)
 	}
 	return s
+}
+
+// checkStableDeps refuses a view or materialized view that reads an
+// mz_internal (or mz_introspection) relation, as Materialize does.
+func (x *ddlTx) checkStableDeps(ctx context.Context, oid, kind string) error {
+	rows, err := x.q(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+   AND d.refclassid = 'pg_catalog.pg_class'::regclass
+  JOIN pg_catalog.pg_class c ON c.oid = d.refobjid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE r.ev_class = $1::oid AND n.nspname IN ('mz_internal', 'mz_introspection'))`, oid)
+	if err != nil {
+		return err
+	}
+	if rows[0][0] == "t" {
+		return errf(codeInternal, "cannot create %s with unstable dependencies", kindWord(kind))
+	}
+	return nil
 }

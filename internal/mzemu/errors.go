@@ -1,9 +1,11 @@
 package mzemu
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -79,4 +81,43 @@ func toErrorResponse(err error) *pgproto3.ErrorResponse {
 // notice is a NOTICE sent to the client.
 func notice(code, format string, args ...any) *pgproto3.NoticeResponse {
 	return &pgproto3.NoticeResponse{Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// translateErr turns a backing error about a qualified relation whose
+// schema does not exist into Materialize's "unknown schema" (PostgreSQL
+// reports the relation).
+func (ss *session) translateErr(err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "42P01" {
+		return err
+	}
+	m := reRelMissing.FindStringSubmatch(pe.Message)
+	if m == nil {
+		return err
+	}
+	schema, _, ok := strings.Cut(m[1], ".")
+	if !ok || ss.srv.schemaExists(schema) {
+		return err
+	}
+	return errf(codeInternal, "unknown schema '%s'", schema)
+}
+
+// schemaExists reports whether a schema of the backing database exists, as
+// of the last catalog change.
+func (s *Server) schemaExists(name string) bool {
+	m := s.schemaNames.Load()
+	return m == nil || (*m)[name]
+}
+
+// refreshSchemaNames reloads the schema names after a catalog change.
+func (s *Server) refreshSchemaNames(ctx context.Context, ss *session) {
+	rows, err := ss.q(ctx, `SELECT nspname FROM pg_catalog.pg_namespace`)
+	if err != nil {
+		return
+	}
+	m := map[string]bool{}
+	for _, r := range rows {
+		m[r[0]] = true
+	}
+	s.schemaNames.Store(&m)
 }

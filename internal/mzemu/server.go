@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -49,6 +50,9 @@ type Server struct {
 	revision int64
 	// catalogLog records committed catalog changes (catalog_log.go).
 	catalogLog catalogLog
+	// schemaNames are the backing database's schemas as of the last
+	// catalog change (nil: unknown), for error translation.
+	schemaNames atomic.Pointer[map[string]bool]
 
 	// tickReq asks the upstream watcher for a re-validation tick now.
 	tickReq chan chan error
@@ -88,6 +92,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		opts: opts, log: log, ln: ln, faults: &Faults{},
 		sessions: map[uint64]*session{}, secrets: map[string]string{},
 		ctx: sctx, cancel: cancel, done: make(chan struct{}), tickReq: make(chan chan error),
+	}
+	if err := s.loadSchemaNames(ctx); err != nil {
+		ln.Close()
+		cancel()
+		return nil, err
 	}
 	go s.acceptLoop()
 	go s.watchUpstreams()
@@ -240,4 +249,23 @@ func redactErr(err error) error {
 		return errors.Unwrap(ce)
 	}
 	return err
+}
+
+// loadSchemaNames reads the backing database's schema names at start.
+func (s *Server) loadSchemaNames(ctx context.Context) error {
+	conn, err := pgconn.Connect(ctx, s.opts.BackingURL)
+	if err != nil {
+		return fmt.Errorf("mzemu: connect to backing database: %w", redactErr(err))
+	}
+	defer conn.Close(context.Background())
+	res := conn.ExecParams(ctx, `SELECT nspname FROM pg_catalog.pg_namespace`, nil, nil, nil, nil).Read()
+	if res.Err != nil {
+		return fmt.Errorf("mzemu: read schemas: %w", res.Err)
+	}
+	m := map[string]bool{}
+	for _, r := range res.Rows {
+		m[string(r[0])] = true
+	}
+	s.schemaNames.Store(&m)
+	return nil
 }

@@ -295,7 +295,7 @@ func (ss *session) loop() error {
 				ss.fatal("58000", "mzemu: lost its backing database session")
 				return err
 			}
-			ss.be.Send(toErrorResponse(err))
+			ss.be.Send(toErrorResponse(ss.translateErr(err)))
 			if _, ok := msg.(*pgproto3.Query); ok {
 				ss.be.Send(&pgproto3.ReadyForQuery{TxStatus: ss.txStatus()})
 			} else {
@@ -347,7 +347,7 @@ func (ss *session) simpleQuery(ctx context.Context, q string) error {
 			if errors.As(err, &drop) {
 				return err
 			}
-			ss.be.Send(toErrorResponse(err))
+			ss.be.Send(toErrorResponse(ss.translateErr(err)))
 			if ss.tx.implicit {
 				ss.endImplicit(ctx, false)
 			}
@@ -357,7 +357,7 @@ func (ss *session) simpleQuery(ctx context.Context, q string) error {
 	}
 	if ss.tx.implicit {
 		if err := ss.endImplicit(ctx, true); err != nil {
-			ss.be.Send(toErrorResponse(err))
+			ss.be.Send(toErrorResponse(ss.translateErr(err)))
 		}
 	}
 	ss.be.Send(&pgproto3.ReadyForQuery{TxStatus: ss.txStatus()})

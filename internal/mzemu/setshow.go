@@ -79,11 +79,14 @@ func setVar(name string, vals []string, isDefault bool) (*stmt, error) {
 		return &stmt{cls: clsNeutral, local: func(ctx context.Context, ss *session) (string, error) {
 			v := "public"
 			if !isDefault {
-				q := make([]string, len(vals))
-				for i, s := range vals {
-					q[i] = model.QuoteIdent(s)
+				var q, kept []string
+				for _, s := range vals {
+					if s != "" {
+						q = append(q, model.QuoteIdent(s))
+						kept = append(kept, s)
+					}
 				}
-				v = strings.Join(q, ", ")
+				v, vals = strings.Join(q, ", "), kept
 			}
 			if _, err := ss.db.Exec(ctx, "SET search_path TO "+backingSearchPath(v)).ReadAll(); err != nil {
 				return "", err
