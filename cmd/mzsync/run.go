@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mzsync/mzsync/internal/daemon"
+	"github.com/mzsync/mzsync/internal/desired"
 	"github.com/mzsync/mzsync/internal/drift"
 	"github.com/mzsync/mzsync/internal/model"
 	"github.com/mzsync/mzsync/internal/reconcile"
@@ -36,6 +37,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	adminFile := fs.String("admin-token-file", "", "file holding the bearer token for /suspend and /resume; without it they are disabled")
 	allowDrop := fs.Bool("allow-drop", false, "drop retired versions beyond retention (only when nothing outside depends on them)")
 	leaseTTL := fs.Duration("lease-ttl", time.Minute, "how long the apply lease lasts without renewal")
+	allowOlder := fs.Bool("allow-older-revision", false, "with --git: apply a revision older than the one live (a rollback by ref); by default such a pass is refused")
 	if err := parseFlags(fs, e, args); err != nil {
 		return flagError(e, "run", err)
 	}
@@ -75,7 +77,11 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	pass := func(ctx context.Context, des *model.Desired) (daemon.Outcome, error) {
 		return leasedPass(ctx, e, db, leaseDB, des, reconcile.ApplyOptions{Diff: reconcile.Options{AllowDrop: *allowDrop}, Log: e.log, RetryFor: *interval}, lopts)
 	}
-	d = daemon.New(daemon.Config{Source: source, Pass: pass, Interval: *interval, Log: e.log})
+	cfg := daemon.Config{Source: source, Pass: pass, Interval: *interval, Log: e.log}
+	if g, ok := source.(*desired.GitSource); ok && !*allowOlder {
+		cfg.Guard = daemon.RevisionGuard(g, observerFor(db, nil, e))
+	}
+	d = daemon.New(cfg)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

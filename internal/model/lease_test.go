@@ -31,3 +31,14 @@ func TestLeaseCommentToken(t *testing.T) {
 		}
 	}
 }
+
+func TestSchemaMarkerRevision(t *testing.T) {
+	m := SchemaMarker{Schema: "app", Version: "v2", Digest: "sha256:d", Revision: "0123abc", State: StateBuilt, Live: 2, History: []string{"v1"}}
+	got, ok := ParseSchemaMarker(m.String())
+	if !ok || got.Revision != "0123abc" || got.Live != 2 || len(got.History) != 1 {
+		t.Fatalf("round trip of %q: %+v %v", m.String(), got, ok)
+	}
+	if old, ok := ParseSchemaMarker("mzsync:v1 schema=app version=v1 digest=sha256:d state=built live=1"); !ok || old.Revision != "" {
+		t.Fatalf("a marker without revision: %+v %v", old, ok)
+	}
+}
