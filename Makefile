@@ -7,7 +7,7 @@ PKGS      := ./...
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME  ?= 10s
 
-.PHONY: all build test test-short lint bench demo fuzz generate clean postgres
+.PHONY: all build test test-short soak lint bench demo fuzz generate clean postgres
 
 all: build
 
@@ -21,6 +21,13 @@ postgres:
 # The whole suite, race detector on, against a real PostgreSQL and mzemu.
 test: postgres
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# The soak test with its long budget: SOAK_PASSES apply passes mixing active
+# switches, retention changes and faults against mzemu (make test runs 12).
+# SOAK_SEED reproduces a run (the seed is logged).
+SOAK_PASSES ?= 250
+soak: postgres
+	MZSYNC_SOAK_PASSES=$(SOAK_PASSES) MZSYNC_SOAK_SEED=$(SOAK_SEED) $(GO) test -count=1 -timeout 90m -run '^TestSoak$$' -v ./internal/e2e/
 
 # Unit tests only (no PostgreSQL needed).
 test-short:

@@ -71,7 +71,8 @@ func runDrift(ctx context.Context, e *env, args []string) int {
 			return exitError
 		}
 	}
-	if *detailed && rep.Found() {
+	// Drift that could not be looked for is not "no drift".
+	if *detailed && (rep.Found() || !rep.Complete()) {
 		return exitChanges
 	}
 	return exitOK
@@ -87,14 +88,24 @@ func renderDriftText(w io.Writer, rep *drift.Report) {
 			fmt.Fprintf(w, "    %s\n", p)
 		}
 	}
-	for _, s := range rep.Unchecked {
-		fmt.Fprintf(w, "UNCHECKED  source %s: no upstream URL (set the variable named by its upstream.urlEnv)\n", s)
+	for _, p := range rep.SourceProblems {
+		fmt.Fprintf(w, "STALLED  source %s: %s\n    a source problem, possibly transient (not a schema change); its tables are stalled: %s\n", p.Source, p.Error, strings.Join(p.Tables, ", "))
+	}
+	for _, u := range rep.UncheckedSchemas {
+		fmt.Fprintf(w, "UNCHECKED  %s (%s): upstream not read, drift unknown (table status was checked)\n", u.Schema, u.Version)
+		for _, s := range u.Sources {
+			fmt.Fprintf(w, "    source %s\n", s)
+		}
 	}
 	switch {
 	case rep.Breaking():
 		fmt.Fprintln(w, "Drift found: breaking. Declare a new version that matches upstream and make it active.")
 	case rep.Found():
 		fmt.Fprintln(w, "Drift found: upstream is ahead. Declare a new version to ingest the new columns.")
+	case len(rep.SourceProblems) > 0:
+		fmt.Fprintln(w, "No schema drift found, but a source is stalled (see above).")
+	case len(rep.UncheckedSchemas) > 0:
+		fmt.Fprintf(w, "Drift unknown: %d schema(s) UNCHECKED. Set the variable each source's upstream.urlEnv names to check them.\n", len(rep.UncheckedSchemas))
 	default:
 		fmt.Fprintln(w, "No drift.")
 	}

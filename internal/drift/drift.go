@@ -39,13 +39,44 @@ type Table struct {
 type Report struct {
 	Tables []Table `json:"tables"`
 	// Unchecked names sources whose upstream could not be inspected (no
-	// upstream.urlEnv, or the variable is unset), so silence is not
-	// mistaken for "no drift".
+	// upstream.urlEnv, the variable is unset, or the database could not be
+	// read), so silence is not mistaken for "no drift".
 	Unchecked []string `json:"unchecked,omitempty"`
+	// UncheckedSchemas are the active versions some of whose tables could
+	// not be compared with upstream, with why: their drift is unknown.
+	// Their tables' status in Materialize was still checked.
+	UncheckedSchemas []UncheckedSchema `json:"unchecked_schemas,omitempty"`
+	// SourceProblems are sources Materialize reports stalled: every table
+	// of theirs is stalled with the source's error. A source problem, not
+	// a schema change; it may resolve once the source recovers.
+	SourceProblems []SourceProblem `json:"source_problems,omitempty"`
+}
+
+// UncheckedSchema is an active version whose upstream was not read.
+type UncheckedSchema struct {
+	Schema  string          `json:"schema"`
+	Version model.VersionID `json:"version"`
+	// Sources whose upstream was not read, with why, "source: reason".
+	Sources []string `json:"sources"`
+}
+
+// SourceProblem is a stalled source and the active tables it stalls.
+type SourceProblem struct {
+	Source string `json:"source"`
+	Status string `json:"status"`
+	Error  string `json:"error"`
+	// Tables are version.table names, sorted.
+	Tables []string `json:"tables"`
+	// Transient: a source problem, not a schema change; it may clear.
+	Transient bool `json:"transient"`
 }
 
 // Found reports whether anything drifted.
 func (r *Report) Found() bool { return len(r.Tables) > 0 }
+
+// Complete reports whether every active version could be compared with
+// upstream and no source is stalled: only then does "no drift" mean it.
+func (r *Report) Complete() bool { return len(r.UncheckedSchemas) == 0 && len(r.SourceProblems) == 0 }
 
 // Breaking reports whether any table's drift is breaking.
 func (r *Report) Breaking() bool {
@@ -59,7 +90,11 @@ func (r *Report) Breaking() bool {
 
 // Compute compares, for every managed schema's active version, each table
 // fed from a source with that source's upstream state in obs.Upstream. The
-// active version is the one the alias schema's marker names.
+// active version is the one the alias schema's marker names. Each table's
+// status in Materialize is checked whether or not upstream was read: a
+// table Materialize stalled for an incompatible schema change is breaking
+// drift, and a stalled source is a source problem. A version whose
+// upstream was not read is reported unchecked, never as in step.
 func Compute(obs *model.Observed, des *model.Desired) *Report {
 	rep := &Report{Tables: []Table{}}
 	sources := map[model.Ref]model.Source{}
@@ -77,11 +112,13 @@ func Compute(obs *model.Observed, des *model.Desired) *Report {
 	for _, s := range des.Schemas {
 		wanted[s.Name] = true
 	}
+	problems := map[string]*SourceProblem{}
 	for _, sch := range obs.Schemas {
 		if sch.Marker == nil || sch.Marker.Schema != sch.Name || !wanted[sch.Name] {
 			continue // only alias schemas hold active versions
 		}
 		vid := sch.Marker.ID()
+		unchecked := map[string]bool{}
 		for _, o := range sch.Objects {
 			if o.Kind != model.KindTable || o.SourceID == "" {
 				continue
@@ -90,15 +127,57 @@ func Compute(obs *model.Observed, des *model.Desired) *Report {
 			if !ok {
 				continue
 			}
-			up, ok := obs.Upstream[src.Name]
-			if !ok {
+			t := Table{Version: vid, Table: o.Name, Source: src.Name, Upstream: o.Reference}
+			osrc, _ := obs.SourceFor(o.SourceID)
+			switch {
+			case model.BrokenTable(o.Status, o.Error):
+				t.Problems = append(t.Problems, fmt.Sprintf("Materialize %s the table: %s", stalledVerb(o.Status), orUnknown(o.Error)))
+			case o.Status == model.StatusStalled && osrc != nil && osrc.Status == model.StatusStalled:
+				p := problems[src.Name]
+				if p == nil {
+					p = &SourceProblem{Source: src.Name, Status: osrc.Status, Error: orUnknown(osrc.Error), Transient: true}
+					problems[src.Name] = p
+				}
+				p.Tables = append(p.Tables, vid.String()+"."+o.Name)
+			case o.Status == model.StatusStalled:
+				// Stalled on its own while its source runs: a definite
+				// error of this table (dropped, truncated, ...).
+				t.Problems = append(t.Problems, "Materialize stalled the table: "+orUnknown(o.Error))
+			}
+			if up, ok := obs.Upstream[src.Name]; ok {
+				compareUpstream(&t, o, up)
+			} else {
+				unchecked[src.Name] = true
+			}
+			switch {
+			case len(t.Problems) > 0:
+				t.Severity = Breaking
+			case len(t.NewColumns) > 0:
+				t.Severity = Behind
+			default:
 				continue
 			}
-			if t, drifted := compareTable(vid, src, o, up); drifted {
-				rep.Tables = append(rep.Tables, t)
+			rep.Tables = append(rep.Tables, t)
+		}
+		if len(unchecked) > 0 {
+			u := UncheckedSchema{Schema: sch.Name, Version: vid}
+			for name := range unchecked {
+				why := "upstream not inspected"
+				if e, ok := obs.UpstreamErrors[name]; ok {
+					why = e
+				}
+				u.Sources = append(u.Sources, name+": "+why)
 			}
+			slices.Sort(u.Sources)
+			rep.UncheckedSchemas = append(rep.UncheckedSchemas, u)
 		}
 	}
+	for _, p := range problems {
+		slices.Sort(p.Tables)
+		rep.SourceProblems = append(rep.SourceProblems, *p)
+	}
+	slices.SortFunc(rep.SourceProblems, func(a, b SourceProblem) int { return cmp.Compare(a.Source, b.Source) })
+	slices.SortFunc(rep.UncheckedSchemas, func(a, b UncheckedSchema) int { return cmp.Compare(a.Schema, b.Schema) })
 	slices.SortFunc(rep.Tables, func(a, b Table) int {
 		return cmp.Or(cmp.Compare(a.Version.Schema, b.Version.Schema), model.CompareVersions(a.Version.Version, b.Version.Version), cmp.Compare(a.Table, b.Table))
 	})
@@ -106,15 +185,22 @@ func Compute(obs *model.Observed, des *model.Desired) *Report {
 	return rep
 }
 
-func compareTable(vid model.VersionID, src model.Source, o model.ObservedObject, up model.UpstreamState) (Table, bool) {
-	t := Table{Version: vid, Table: o.Name, Source: src.Name, Upstream: o.Reference}
-	if o.Status == "stalled" {
-		msg := "Materialize stalled ingesting the table"
-		if o.Error != "" {
-			msg += ": " + o.Error
-		}
-		t.Problems = append(t.Problems, msg)
+func stalledVerb(status string) string {
+	if status == model.StatusCeased {
+		return "ceased ingesting"
 	}
+	return "stalled"
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(no error given)"
+	}
+	return s
+}
+
+// compareUpstream adds to t what upstream says about the table o ingests.
+func compareUpstream(t *Table, o model.ObservedObject, up model.UpstreamState) {
 	if !up.PublicationExists {
 		t.Problems = append(t.Problems, fmt.Sprintf("publication %q does not exist upstream", up.Publication))
 	}
@@ -124,56 +210,104 @@ func compareTable(vid model.VersionID, src model.Source, o model.ObservedObject,
 			ut = &up.Tables[i]
 		}
 	}
-	switch {
-	case ut == nil || len(ut.Columns) == 0:
+	if ut == nil || len(ut.Columns) == 0 {
 		t.Problems = append(t.Problems, fmt.Sprintf("upstream table %s was dropped or renamed", o.Reference))
-	default:
-		if up.PublicationExists && !ut.InPublication {
-			t.Problems = append(t.Problems, fmt.Sprintf("upstream table %s left publication %q", o.Reference, up.Publication))
-		}
-		if ut.ReplicaIdentity != "full" {
-			t.Problems = append(t.Problems, fmt.Sprintf("upstream table %s has REPLICA IDENTITY %s, not FULL", o.Reference, strings.ToUpper(ut.ReplicaIdentity)))
-		}
-		t.Problems = append(t.Problems, columnProblems(o, ut)...)
-		t.NewColumns = newColumns(o, ut)
+		return
 	}
-	switch {
-	case len(t.Problems) > 0:
-		t.Severity = Breaking
-	case len(t.NewColumns) > 0:
-		t.Severity = Behind
-	default:
-		return t, false
+	if up.PublicationExists && !ut.InPublication {
+		t.Problems = append(t.Problems, fmt.Sprintf("upstream table %s left publication %q", o.Reference, up.Publication))
 	}
-	return t, true
+	if ut.ReplicaIdentity != "full" {
+		t.Problems = append(t.Problems, fmt.Sprintf("upstream table %s has REPLICA IDENTITY %s, not FULL", o.Reference, strings.ToUpper(ut.ReplicaIdentity)))
+	}
+	t.Problems = append(t.Problems, columnProblems(o, ut)...)
+	t.Problems = append(t.Problems, keyProblems(o, ut)...)
+	t.NewColumns = newColumns(o, ut)
 }
 
-// columnProblems finds ingested columns that upstream dropped, renamed or
-// retyped. Columns in TEXT COLUMNS are ingested as text whatever their
-// upstream type, so a retype of those is harmless.
+// keyProblems finds primary-key and unique constraints Materialize
+// recorded for the table that upstream no longer has: Materialize stalls
+// the table when one goes.
+func keyProblems(o model.ObservedObject, ut *model.UpstreamTable) []string {
+	var out []string
+	for _, k := range o.Keys {
+		if !slices.ContainsFunc(ut.Keys, func(u []string) bool { return slices.Equal(u, k) }) {
+			out = append(out, fmt.Sprintf("primary key or unique constraint on (%s) was dropped upstream", strings.Join(k, ", ")))
+		}
+	}
+	return out
+}
+
+// columnProblems finds ingested columns that upstream dropped, renamed,
+// retyped (type or type modifier), or dropped and re-added (a new attnum,
+// seen as a column now after columns it used to precede). Columns in TEXT
+// COLUMNS are ingested as text whatever their upstream type, so a retype
+// of those is harmless.
 func columnProblems(o model.ObservedObject, ut *model.UpstreamTable) []string {
 	upstream := map[string]model.UpstreamColumn{}
 	for _, c := range ut.Columns {
 		upstream[c.Name] = c
 	}
+	// minAfter[i] is the smallest upstream attnum of the ingested columns
+	// after the i-th: a column whose attnum exceeds it was re-added.
+	attnums := make([]int, len(o.Columns))
+	for i, c := range o.Columns {
+		attnums[i] = -1
+		if uc, ok := upstream[c.Name]; ok {
+			attnums[i] = uc.Attnum
+		}
+	}
+	minAfter := make([]int, len(o.Columns))
+	low := int(^uint(0) >> 1)
+	for i := len(o.Columns) - 1; i >= 0; i-- {
+		minAfter[i] = low
+		if attnums[i] >= 0 {
+			low = min(low, attnums[i])
+		}
+	}
 	var out []string
-	for _, c := range o.Columns {
+	for i, c := range o.Columns {
 		uc, ok := upstream[c.Name]
 		if !ok {
 			out = append(out, fmt.Sprintf("ingested column %q was dropped or renamed upstream", c.Name))
 			continue
 		}
+		if uc.Attnum > minAfter[i] {
+			out = append(out, fmt.Sprintf("ingested column %q was dropped and re-added upstream (it is now attnum %d, after columns it preceded)", c.Name, uc.Attnum))
+		}
 		if slices.Contains(o.TextColumns, c.Name) {
 			continue
 		}
-		if !sameType(c.Type, uc.Type) {
-			out = append(out, fmt.Sprintf("ingested column %q changed type upstream: ingested as %s, now %s", c.Name, c.Type, uc.Type))
+		if p := typeProblem(c, uc); p != "" {
+			out = append(out, fmt.Sprintf("ingested column %q %s", c.Name, p))
 		}
 		if !c.Nullable && uc.Nullable {
 			out = append(out, fmt.Sprintf("ingested column %q dropped NOT NULL upstream", c.Name))
 		}
 	}
 	return out
+}
+
+// typeProblem compares an ingested column with its upstream column. Type
+// OIDs decide when both sides know them (Materialize uses PostgreSQL's
+// OIDs for the types it ingests); names are the fallback, with
+// Materialize's names mapped to PostgreSQL's ("time" is "time without time
+// zone"). A type modifier change (varchar(2) to varchar(20)) counts when
+// Materialize recorded a modifier.
+func typeProblem(c model.Column, uc model.UpstreamColumn) string {
+	if c.TypeOID != 0 && uc.TypeOID != 0 {
+		if c.TypeOID != uc.TypeOID && !sameType(c.Type, uc.Type) {
+			return fmt.Sprintf("changed type upstream: ingested as %s, now %s", c.Type, uc.Type)
+		}
+		if c.TypeOID == uc.TypeOID && c.TypeMod >= 0 && c.TypeMod != uc.TypeMod {
+			return fmt.Sprintf("changed type modifier upstream: ingested as %s with modifier %d, now %s", c.Type, c.TypeMod, uc.Type)
+		}
+		return ""
+	}
+	if !sameType(c.Type, uc.Type) {
+		return fmt.Sprintf("changed type upstream: ingested as %s, now %s", c.Type, uc.Type)
+	}
+	return ""
 }
 
 func newColumns(o model.ObservedObject, ut *model.UpstreamTable) []string {
@@ -193,39 +327,43 @@ func newColumns(o model.ObservedObject, ut *model.UpstreamTable) []string {
 	return out
 }
 
-// sameType compares a Materialize column type (mz_columns.type, a
-// PostgreSQL-style name without modifiers) with an upstream format_type
-// result (which may carry modifiers). Only the base names are compared: a
-// change of modifier alone (varchar(2) to varchar(20)) is not visible in
-// Materialize's catalog, and Materialize itself reports it by ceasing the
-// table, which Compute reports separately.
+// sameType compares a Materialize column type name (mz_columns.type,
+// Materialize's own names such as "time" or "int4", without modifiers)
+// with an upstream format_type result (PostgreSQL's names, which may carry
+// modifiers). Only base names are compared, each mapped to one spelling.
 func sameType(mz, up string) bool {
-	base := func(s string) string {
-		s = strings.ToLower(strings.TrimSpace(s))
-		if i := strings.IndexByte(s, '('); i >= 0 {
-			rest := ""
-			if j := strings.IndexByte(s[i:], ')'); j >= 0 {
-				rest = s[i+j+1:]
-			}
-			s = strings.TrimSpace(s[:i]) + rest
+	return canonicalType(mz) == canonicalType(up)
+}
+
+// typeAliases maps every spelling Materialize or PostgreSQL uses for a
+// type to PostgreSQL's format_type name.
+var typeAliases = map[string]string{
+	"int": "integer", "int4": "integer", "int8": "bigint", "int2": "smallint",
+	"bool": "boolean", "float8": "double precision", "float": "double precision", "float4": "real",
+	"varchar": "character varying", "char": "character", "bpchar": "character",
+	"timestamptz": "timestamp with time zone", "timestamp": "timestamp without time zone",
+	"time": "time without time zone", "timetz": "time with time zone",
+	"decimal": "numeric", "string": "text",
+}
+
+func canonicalType(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.TrimPrefix(s, "pg_catalog.")
+	array := ""
+	for strings.HasSuffix(s, "[]") {
+		s = strings.TrimSpace(strings.TrimSuffix(s, "[]"))
+		array += "[]"
+	}
+	// Drop modifiers: "character varying(20)", "timestamp(3) with time zone".
+	if i := strings.IndexByte(s, '('); i >= 0 {
+		rest := ""
+		if j := strings.IndexByte(s[i:], ')'); j >= 0 {
+			rest = s[i+j+1:]
 		}
-		return strings.TrimSpace(s)
+		s = strings.Join(strings.Fields(s[:i]+" "+rest), " ")
 	}
-	a, b := base(mz), base(up)
-	if a == b {
-		return true
+	if v, ok := typeAliases[s]; ok {
+		s = v
 	}
-	alias := map[string]string{
-		"int4": "integer", "int": "integer", "int8": "bigint", "int2": "smallint",
-		"bool": "boolean", "float8": "double precision", "float4": "real",
-		"varchar": "character varying", "timestamptz": "timestamp with time zone",
-		"timestamp": "timestamp without time zone", "bpchar": "character",
-	}
-	if v, ok := alias[a]; ok {
-		a = v
-	}
-	if v, ok := alias[b]; ok {
-		b = v
-	}
-	return a == b
+	return s + array
 }

@@ -67,7 +67,7 @@ func TestCompute(t *testing.T) {
 			o.Status, o.Error = "stalled", "incompatible schema change: source table t with oid 16384 has been altered"
 			return o
 		}(), upTable(colA)), []Table{{Version: vid, Table: "t", Source: "pg", Upstream: ref, Severity: Breaking,
-			Problems: []string{"Materialize stalled ingesting the table: incompatible schema change: source table t with oid 16384 has been altered"}}}},
+			Problems: []string{"Materialize stalled the table: incompatible schema change: source table t with oid 16384 has been altered"}}}},
 		{"text column retyped is harmless", baseObs(func() model.ObservedObject {
 			o := tableA
 			o.TextColumns = []string{"a"}
@@ -118,4 +118,117 @@ func TestComputeIgnoresRetiredVersionsAndReportsUnchecked(t *testing.T) {
 	if diff := cmp.Diff([]string{"other"}, rep.Unchecked); diff != "" {
 		t.Fatalf("unchecked (-want +got):\n%s", diff)
 	}
+}
+
+// TestMaterializeFacts: what Materialize itself reports is checked with
+// or without upstream access, and the upstream comparison catches what
+// Materialize would stall the table for.
+func TestMaterializeFacts(t *testing.T) {
+	ref := model.UpstreamRef{Schema: "public", Table: "t"}
+	vid := model.VersionID{Schema: "app", Version: "v1"}
+	des := &model.Desired{
+		Sources: []model.Source{{Name: "pg", Schema: "public", Publication: "mz_source", UpstreamURLEnv: "PG_URL"}},
+		Schemas: []model.Schema{{Name: "app", Active: "v1"}},
+	}
+	obsWith := func(tbl model.ObservedObject, srcStatus, srcErr string, up *model.UpstreamState) *model.Observed {
+		o := &model.Observed{
+			Sources: []model.ObservedSource{{ID: "u1", Schema: "public", Name: "pg", Status: srcStatus, Error: srcErr}},
+			Schemas: []model.ObservedSchema{{ID: "u2", Name: "app", Marker: &model.SchemaMarker{Schema: "app", Version: "v1"},
+				Objects: []model.ObservedObject{tbl}}},
+		}
+		if up != nil {
+			o.Upstream = map[string]model.UpstreamState{"pg": *up}
+		} else {
+			o.UpstreamErrors = map[string]string{"pg": "environment variable PG_URL is not set"}
+		}
+		return o
+	}
+	table := func(status, err string, cols ...model.Column) model.ObservedObject {
+		return model.ObservedObject{ID: "u3", Kind: model.KindTable, Name: "t", SourceID: "u1", Reference: ref,
+			Status: status, Error: err, Columns: cols, Keys: [][]string{{"a"}}}
+	}
+	intA := model.Column{Name: "a", Position: 1, Type: "integer", TypeOID: 23, TypeMod: -1}
+	upOf := func(keys [][]string, cols ...model.UpstreamColumn) *model.UpstreamState {
+		return &model.UpstreamState{Publication: "mz_source", PublicationExists: true, Tables: []model.UpstreamTable{{
+			Ref: ref, InPublication: true, ReplicaIdentity: "full", Columns: cols, Keys: keys}}}
+	}
+	upA := model.UpstreamColumn{Name: "a", Attnum: 1, Type: "integer", TypeOID: 23, TypeMod: -1}
+	keyA := [][]string{{"a"}}
+	const broken = "incompatible schema change: source table t with oid 16390 has been altered"
+
+	t.Run("stalled table without upstream access is breaking, and the schema unchecked", func(t *testing.T) {
+		rep := Compute(obsWith(table("stalled", broken, intA), "running", "", nil), des)
+		want := []Table{{Version: vid, Table: "t", Source: "pg", Upstream: ref, Severity: Breaking,
+			Problems: []string{"Materialize stalled the table: " + broken}}}
+		if diff := cmp.Diff(want, rep.Tables); diff != "" {
+			t.Errorf("tables (-want +got):\n%s", diff)
+		}
+		wantU := []UncheckedSchema{{Schema: "app", Version: vid, Sources: []string{"pg: environment variable PG_URL is not set"}}}
+		if diff := cmp.Diff(wantU, rep.UncheckedSchemas); diff != "" || rep.Complete() {
+			t.Errorf("unchecked (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("in step but unchecked is not complete", func(t *testing.T) {
+		rep := Compute(obsWith(table("running", "", intA), "running", "", nil), des)
+		if rep.Found() || rep.Complete() || len(rep.UncheckedSchemas) != 1 {
+			t.Errorf("report %+v: want nothing found and one unchecked schema", rep)
+		}
+	})
+	t.Run("ceased (older servers) is breaking too", func(t *testing.T) {
+		rep := Compute(obsWith(table("ceased", "gone", intA), "running", "", upOf(keyA, upA)), des)
+		if !rep.Breaking() || !rep.Complete() {
+			t.Errorf("report %+v", rep)
+		}
+	})
+	t.Run("stalled source is a transient source problem, not drift", func(t *testing.T) {
+		const perr = `publication "mz_source" does not exist`
+		rep := Compute(obsWith(table("stalled", perr, intA), "stalled", perr, upOf(keyA, upA)), des)
+		want := []SourceProblem{{Source: "pg", Status: "stalled", Error: perr, Tables: []string{"app/v1.t"}, Transient: true}}
+		if diff := cmp.Diff(want, rep.SourceProblems); diff != "" || rep.Found() || rep.Complete() {
+			t.Errorf("source problems (-want +got):\n%s\nreport %+v", diff, rep)
+		}
+	})
+	cases := []struct {
+		name string
+		col  model.Column
+		up   *model.UpstreamState
+		want []string
+	}{
+		{"Materialize's time is PostgreSQL's time without time zone", model.Column{Name: "a", Position: 1, Type: "time", TypeOID: 1083, TypeMod: -1},
+			upOf(keyA, model.UpstreamColumn{Name: "a", Attnum: 1, Type: "time without time zone", TypeOID: 1083, TypeMod: -1}), nil},
+		{"names alone: time vs time without time zone", model.Column{Name: "a", Position: 1, Type: "time"},
+			upOf(keyA, model.UpstreamColumn{Name: "a", Attnum: 1, Type: "time without time zone"}), nil},
+		{"type modifier change", model.Column{Name: "a", Position: 1, Type: "character varying", TypeOID: 1043, TypeMod: 6},
+			upOf(keyA, model.UpstreamColumn{Name: "a", Attnum: 1, Type: "character varying(20)", TypeOID: 1043, TypeMod: 24}),
+			[]string{`ingested column "a" changed type modifier upstream: ingested as character varying with modifier 6, now character varying(20)`}},
+		{"retype by OID", intA, upOf(keyA, model.UpstreamColumn{Name: "a", Attnum: 1, Type: "bigint", TypeOID: 20, TypeMod: -1}),
+			[]string{`ingested column "a" changed type upstream: ingested as integer, now bigint`}},
+		{"primary key dropped", intA, upOf(nil, upA),
+			[]string{"primary key or unique constraint on (a) was dropped upstream"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := Compute(obsWith(table("running", "", tc.col), "running", "", tc.up), des)
+			var got []string
+			for _, tb := range rep.Tables {
+				got = append(got, tb.Problems...)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("column dropped and re-added (new attnum) is named", func(t *testing.T) {
+		tbl := table("running", "", intA,
+			model.Column{Name: "b", Position: 2, Type: "text", TypeOID: 25, TypeMod: -1},
+			model.Column{Name: "c", Position: 3, Type: "text", TypeOID: 25, TypeMod: -1})
+		up := upOf(keyA, upA,
+			model.UpstreamColumn{Name: "c", Attnum: 3, Type: "text", TypeOID: 25, TypeMod: -1},
+			model.UpstreamColumn{Name: "b", Attnum: 4, Type: "text", TypeOID: 25, TypeMod: -1})
+		rep := Compute(obsWith(tbl, "running", "", up), des)
+		want := []string{`ingested column "b" was dropped and re-added upstream (it is now attnum 4, after columns it preceded)`}
+		if len(rep.Tables) != 1 || !cmp.Equal(want, rep.Tables[0].Problems) {
+			t.Errorf("report %+v, want %q", rep.Tables, want)
+		}
+	})
 }

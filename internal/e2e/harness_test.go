@@ -13,6 +13,7 @@ import (
 
 	"github.com/mzsync/mzsync/internal/desired"
 	"github.com/mzsync/mzsync/internal/model"
+	"github.com/mzsync/mzsync/internal/mzemu"
 	"github.com/mzsync/mzsync/internal/mzemu/mzemutest"
 	"github.com/mzsync/mzsync/internal/observed"
 	"github.com/mzsync/mzsync/internal/pgtest"
@@ -37,9 +38,9 @@ type world struct {
 	up  *pgx.Conn
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, opts ...func(*mzemu.Options)) *world {
 	t.Helper()
-	env := mzemutest.New(t)
+	env := mzemutest.New(t, opts...)
 	ctx := context.Background()
 	w := &world{t: t, env: env, mz: connect(t, env.MaterializeURL), up: connect(t, env.UpstreamURL)}
 	w.upExec(

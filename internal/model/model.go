@@ -215,6 +215,10 @@ type Observed struct {
 	// Upstream maps a source name to what its upstream database reports;
 	// absent when upstream inspection was not requested or failed.
 	Upstream map[string]UpstreamState
+	// UpstreamErrors maps a source name to why its upstream could not be
+	// inspected (never holding a credential); absent when it was, or when
+	// inspection was not requested.
+	UpstreamErrors map[string]string
 	// Fingerprint summarizes everything above that a plan depends on, so
 	// apply can refuse a plan computed from a different state.
 	Fingerprint string
@@ -249,6 +253,9 @@ type ObservedObject struct {
 	Reference      UpstreamRef
 	TextColumns    []string
 	ExcludeColumns []string
+	// Keys are the primary-key and unique constraints Materialize recorded
+	// for a source-fed table at creation, each a sorted column list.
+	Keys [][]string
 	// Columns in position order.
 	Columns []Column
 
@@ -269,8 +276,14 @@ type ObservedObject struct {
 type Column struct {
 	Name     string
 	Position int
+	// Type is Materialize's type name (mz_columns.type, e.g. "time"),
+	// not PostgreSQL's format_type.
 	Type     string
 	Nullable bool
+	// TypeOID and TypeMod are mz_columns.type_oid and type_mod (-1: no
+	// modifier); TypeOID is 0 when unknown.
+	TypeOID uint32
+	TypeMod int32
 }
 
 // ObservedSource is a source in the catalog.

@@ -2,7 +2,7 @@ package mzemu
 
 // catalogVersion changes whenever bootstrapSQL changes, so a backing
 // database built by an older mzemu is rebuilt.
-const catalogVersion = "mzemu-catalog-8-roles1"
+const catalogVersion = "mzemu-catalog-9-emu10"
 
 // bootstrapSQL builds mzemu's hidden metadata schema (mzemu_meta), the
 // schema of pinned upstream foreign tables (mzemu_data) and the
@@ -22,6 +22,11 @@ CREATE SCHEMA mz_internal;
 CREATE SCHEMA IF NOT EXISTS public;
 
 CREATE TABLE mzemu_meta.info (key text PRIMARY KEY, value text NOT NULL);
+-- revision counts committed catalog changes of every mzemu over this
+-- database: a DDL transaction fails with 40001 when it moved since its
+-- first statement.
+CREATE TABLE mzemu_meta.revision (rev int8 NOT NULL);
+INSERT INTO mzemu_meta.revision VALUES (0);
 CREATE SEQUENCE mzemu_meta.item_seq START 1;
 CREATE SEQUENCE mzemu_meta.schema_seq START 4;
 CREATE SEQUENCE mzemu_meta.cluster_seq START 2;

@@ -1,6 +1,7 @@
 package mzemu
 
 import (
+	"sort"
 	"sync"
 )
 
@@ -44,12 +45,14 @@ func (l *catalogLog) received(st *stmt) {
 	l.ddlReceived++
 }
 
-// CatalogChanges returns the committed catalog changes since the server
-// started, oldest first.
+// CatalogChanges returns the catalog changes this server committed since
+// it started, in commit (revision) order.
 func (s *Server) CatalogChanges() []CatalogChange {
 	s.catalogLog.mu.Lock()
-	defer s.catalogLog.mu.Unlock()
-	return append([]CatalogChange(nil), s.catalogLog.changes...)
+	out := append([]CatalogChange(nil), s.catalogLog.changes...)
+	s.catalogLog.mu.Unlock()
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Revision < out[j].Revision })
+	return out
 }
 
 // DDLReceived counts the DDL statements clients sent since the server

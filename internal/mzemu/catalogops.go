@@ -359,11 +359,19 @@ func (x *ddlTx) addDep(ctx context.Context, id, ref string) error {
 	return x.exec(ctx, `INSERT INTO mzemu_meta.deps VALUES ($1, $2) ON CONFLICT DO NOTHING`, id, ref)
 }
 
-func (s *Server) currentRevision() int64 {
-	s.ddlMu.Lock()
-	defer s.ddlMu.Unlock()
-	return s.revision
+// currentRevision reads the catalog revision from the backing database,
+// where every mzemu over it counts committed catalog changes.
+func (ss *session) currentRevision(ctx context.Context) (int64, error) {
+	rows, err := ss.q(ctx, `SELECT rev FROM mzemu_meta.revision`)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(rows[0][0], 10, 64)
 }
+
+// ddlLockKey is the advisory lock that serializes catalog changes of every
+// mzemu over one backing database, as Materialize's coordinator does.
+const ddlLockKey = 7395022
 
 func errConcurrentDDL() error {
 	return errf(codeSerialization, "another session modified the catalog while this DDL transaction was open").
@@ -378,9 +386,6 @@ func (s *Server) runDDL(ctx context.Context, ss *session, list []*stmt, checkRev
 	defer s.ddlMu.Unlock()
 	ss.mute = true
 	defer func() { ss.mute = false }()
-	if checkRev && s.revision != rev {
-		return "", errConcurrentDDL()
-	}
 	if commit && checkRev && s.faults.ddlConflict() {
 		return "", errConcurrentDDL()
 	}
@@ -388,6 +393,17 @@ func (s *Server) runDDL(ctx context.Context, ss *session, list []*stmt, checkRev
 		return "", err
 	}
 	x := &ddlTx{ss: ss, secrets: map[string]string{}}
+	// The DDL lock and the revision live in the backing database, so two
+	// mzemu processes over it behave like one Materialize.
+	rows, err := x.q(ctx, `SELECT pg_advisory_xact_lock($1), (SELECT rev FROM mzemu_meta.revision)`, ddlLockKey)
+	if err != nil {
+		ss.db.Exec(ctx, "ROLLBACK").ReadAll()
+		return "", err
+	}
+	if checkRev && rows[0][1] != strconv.FormatInt(rev, 10) {
+		ss.db.Exec(ctx, "ROLLBACK").ReadAll()
+		return "", errConcurrentDDL()
+	}
 	if err := x.exec(ctx, `SELECT set_config('mzemu.role', $1, true)`, ss.roleID); err != nil {
 		ss.db.Exec(ctx, "ROLLBACK").ReadAll()
 		return "", err
@@ -407,11 +423,16 @@ func (s *Server) runDDL(ctx context.Context, ss *session, list []*stmt, checkRev
 			return "", err
 		}
 	} else {
+		if err := x.exec(ctx, `UPDATE mzemu_meta.revision SET rev = rev + 1`); err != nil {
+			ss.db.Exec(ctx, "ROLLBACK").ReadAll()
+			return "", err
+		}
 		if _, err := ss.db.Exec(ctx, "COMMIT").ReadAll(); err != nil {
 			return "", err
 		}
-		s.revision++
-		s.catalogLog.committed(s.revision, ss.key, list)
+		if prev, err := strconv.ParseInt(rows[0][1], 10, 64); err == nil {
+			s.catalogLog.committed(prev+1, ss.key, list)
+		}
 		s.refreshSchemaNames(ctx, ss)
 		s.setSecrets(x.secrets)
 	}

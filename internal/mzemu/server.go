@@ -43,11 +43,9 @@ type Server struct {
 	ln     net.Listener
 	faults *Faults
 
-	// ddlMu serializes every catalog change, as Materialize's coordinator
-	// does; revision counts committed catalog changes, so an open DDL
-	// transaction can tell that another session changed the catalog.
-	ddlMu    sync.Mutex
-	revision int64
+	// ddlMu serializes this process's catalog changes; the advisory lock
+	// ddlLockKey and mzemu_meta.revision do it across processes.
+	ddlMu sync.Mutex
 	// catalogLog records committed catalog changes (catalog_log.go).
 	catalogLog catalogLog
 	// schemaNames are the backing database's schemas as of the last

@@ -636,7 +636,11 @@ func (ss *session) admit(ctx context.Context, st *stmt) error {
 		switch t.kind {
 		case txNone:
 			t.kind = txDDL
-			t.rev = ss.srv.currentRevision()
+			rev, err := ss.currentRevision(ctx)
+			if err != nil {
+				return err
+			}
+			t.rev = rev
 		case txDDL:
 		case txSingle:
 			return errf(codeInvalidTxn, "this transaction can only execute a single statement")

@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/mzsync/mzsync/internal/mzemu"
 	"github.com/mzsync/mzsync/internal/mzemu/mzemutest"
 )
 
@@ -129,5 +130,33 @@ func TestConcurrentDDL(t *testing.T) {
 	wantErr(t, err, "40001", "another session modified the catalog while this DDL transaction was open")
 	if got := queryRows(t, b, `SELECT name FROM mz_schemas WHERE name IN ('blue', 'pink') ORDER BY 1`); !cmp.Equal(got, [][]string{{"blue"}}) {
 		t.Errorf("schemas = %v, want only blue", got)
+	}
+}
+
+// TestTwoProcessesOneCatalog: two mzemu processes over one backing database
+// behave like one Materialize: the second start keeps the first's catalog,
+// and a catalog change through one fails the other's open DDL transaction
+// with 40001.
+func TestTwoProcessesOneCatalog(t *testing.T) {
+	e := mzemutest.New(t)
+	c1 := connect(t, e.MaterializeURL)
+	mustExec(t, c1, `CREATE SCHEMA a`, `CREATE SCHEMA other`, `CREATE VIEW other.v AS SELECT 1 AS x`)
+	srv2, err := mzemu.Start(testCtx(t), mzemu.Options{BackingURL: e.BackingURL, RevalidateInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv2.Close() })
+	c2 := connect(t, srv2.URL())
+	if n := queryInt(t, c2, `SELECT count(*) FROM mz_views WHERE name = 'v'`); n != 1 {
+		t.Fatalf("the second process sees %d views named v, want 1 (its start rebuilt the catalog?)", n)
+	}
+	mustExec(t, c1, `BEGIN`, `ALTER SCHEMA a RENAME TO a2`)
+	mustExec(t, c2, `COMMENT ON SCHEMA other IS 'from the other process'`)
+	_, err = c1.Exec(testCtx(t), `ALTER SCHEMA a2 RENAME TO a3`)
+	wantErr(t, err, "40001", "another session modified the catalog while this DDL transaction was open")
+	mustExec(t, c1, `ROLLBACK`)
+	mustExec(t, c2, `BEGIN`, `ALTER SCHEMA a RENAME TO a2`, `ALTER SCHEMA a2 RENAME TO a3`, `COMMIT`)
+	if n := queryInt(t, c1, `SELECT count(*) FROM mz_schemas WHERE name = 'a3'`); n != 1 {
+		t.Errorf("the first process does not see the second's rename")
 	}
 }

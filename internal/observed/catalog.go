@@ -73,7 +73,7 @@ const (
     ON c.id = so.id AND c.object_type = 'source' AND c.object_sub_id IS NULL
  WHERE d.name = current_database()`
 
-	qColumns = `SELECT c.id, c.name, c.position::int8, c.type, c.nullable
+	qColumns = `SELECT c.id, c.name, c.position::int8, c.type, c.nullable, c.type_oid, COALESCE(c.type_mod, -1)
   FROM mz_catalog.mz_columns c
  WHERE c.id LIKE 'u%'`
 
@@ -227,10 +227,12 @@ func read(ctx context.Context, q Querier) (*model.Observed, error) {
 			var id string
 			var c model.Column
 			var pos int64
-			if err := r.Scan(&id, &c.Name, &pos, &c.Type, &c.Nullable); err != nil {
+			var oid pgtype.Uint32
+			if err := r.Scan(&id, &c.Name, &pos, &c.Type, &c.Nullable, &oid, &c.TypeMod); err != nil {
 				return err
 			}
 			c.Position = int(pos)
+			c.TypeOID = oid.Uint32
 			raw.columns[id] = append(raw.columns[id], c)
 			return nil
 		}},
@@ -383,6 +385,7 @@ func assemble(raw *rawCatalog) *model.Observed {
 			}
 			o.TextColumns = opts.TextColumns
 			o.ExcludeColumns = opts.ExcludeColumns
+			o.Keys = opts.Keys
 		}
 		if c, ok := raw.mvClusters[ro.id]; ok {
 			o.Cluster = c

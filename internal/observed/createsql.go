@@ -15,6 +15,9 @@ type tableOptions struct {
 	Reference      model.UpstreamRef
 	TextColumns    []string
 	ExcludeColumns []string
+	// Keys are the PRIMARY KEY and UNIQUE constraints of the purified
+	// column definitions, each a sorted column list, sorted.
+	Keys [][]string
 }
 
 // parseTableFromSource reads REFERENCE, TEXT COLUMNS and EXCLUDE COLUMNS
@@ -47,6 +50,7 @@ func parseTableFromSource(createSQL string) tableOptions {
 	if start < 0 {
 		return out
 	}
+	out.Keys = parseKeys(toks[:start])
 	depth = 0
 	for i := start; i < len(toks); i++ {
 		t := toks[i]
@@ -65,6 +69,37 @@ func parseTableFromSource(createSQL string) tableOptions {
 	out.TextColumns = sortedUnique(out.TextColumns)
 	out.ExcludeColumns = sortedUnique(out.ExcludeColumns)
 	return out
+}
+
+// parseKeys finds "PRIMARY KEY (cols)" and "UNIQUE (cols)" inside the
+// first parenthesised list (the column definitions Materialize fills in).
+func parseKeys(toks []token) [][]string {
+	var keys [][]string
+	depth := 0
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		switch {
+		case t.punct('('):
+			depth++
+		case t.punct(')'):
+			depth--
+		case depth == 1 && (t.word("UNIQUE") || t.word("PRIMARY") && i+1 < len(toks) && toks[i+1].word("KEY")):
+			j := i + 1
+			if t.word("PRIMARY") {
+				j++
+			}
+			if j < len(toks) && toks[j].punct('(') {
+				cols, end := parseNameList(toks, j+1)
+				slices.Sort(cols)
+				if len(cols) > 0 {
+					keys = append(keys, cols)
+				}
+				i = end
+			}
+		}
+	}
+	slices.SortFunc(keys, slices.Compare[[]string])
+	return keys
 }
 
 // parseOptionList reads "name [=] value, ..." up to the closing paren of

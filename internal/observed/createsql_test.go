@@ -22,6 +22,16 @@ func TestParseTableFromSource(t *testing.T) {
 				Reference:      model.UpstreamRef{Schema: "public", Table: "t"},
 				TextColumns:    []string{"f1", "f2"},
 				ExcludeColumns: []string{"f3"},
+				Keys:           [][]string{{"pk"}},
+			},
+		},
+		{
+			name: "keys: primary, composite unique (sorted), quoted; none from the option lists",
+			sql: `CREATE TABLE s.t (a int4 NOT NULL, "B" text NOT NULL, c int4, CONSTRAINT "t_pkey" PRIMARY KEY (a), ` +
+				`CONSTRAINT u UNIQUE (c, "B")) FROM SOURCE s.pg (REFERENCE = db.public.t) WITH (DETAILS = 'UNIQUE (x)')`,
+			want: tableOptions{
+				Reference: model.UpstreamRef{Schema: "public", Table: "t"},
+				Keys:      [][]string{{"B", "c"}, {"a"}},
 			},
 		},
 		{

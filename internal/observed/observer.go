@@ -47,8 +47,11 @@ func (o *Observer) Observe(parent context.Context) (*model.Observed, error) {
 	}
 	cancel()
 	if o.Desired != nil && o.LookupEnv != nil {
-		ups, err := readUpstreams(parent, o.Desired, obs, o.LookupEnv, o.timeout())
+		ups, why, err := readUpstreams(parent, o.Desired, obs, o.LookupEnv, o.timeout())
 		obs.Upstream = ups
+		if len(why) > 0 {
+			obs.UpstreamErrors = why
+		}
 		if err != nil {
 			return obs, err
 		}
@@ -80,6 +83,10 @@ func (o *Observer) RefreshReadiness(parent context.Context, obs *model.Observed)
 			ids = append(ids, obj.ID)
 		}
 	}
+	// Sources too: a stalled source is what a stalled table may mean.
+	for _, s := range obs.Sources {
+		ids = append(ids, s.ID)
+	}
 	ctx, cancel := context.WithTimeout(parent, o.timeout())
 	defer cancel()
 	q, err := o.conn(ctx)
@@ -101,6 +108,11 @@ func (o *Observer) RefreshReadiness(parent context.Context, obs *model.Observed)
 				obj.SnapshotCommitted, obj.Status, obj.Error = r.SnapshotCommitted, r.Status, r.Error
 				obj.Hydrated, obj.Lag = r.Hydrated, r.Lag
 			}
+		}
+	}
+	for i := range obs.Sources {
+		if r, ok := byID[obs.Sources[i].ID]; ok {
+			obs.Sources[i].Status, obs.Sources[i].Error = r.Status, r.Error
 		}
 	}
 	return nil

@@ -63,14 +63,17 @@ func UpstreamTables(desired *model.Desired, obs *model.Observed) map[string][]mo
 // naming the source and, for connection failures, the host (never the
 // password).
 func ReadUpstreams(ctx context.Context, desired *model.Desired, obs *model.Observed, lookupEnv func(string) (string, bool)) (map[string]model.UpstreamState, error) {
-	return readUpstreams(ctx, desired, obs, lookupEnv, DefaultStatementTimeout)
+	out, _, err := readUpstreams(ctx, desired, obs, lookupEnv, DefaultStatementTimeout)
+	return out, err
 }
 
 // readUpstreams is ReadUpstreams with each source's inspection (connect
-// and read) bounded by timeout.
-func readUpstreams(ctx context.Context, desired *model.Desired, obs *model.Observed, lookupEnv func(string) (string, bool), timeout time.Duration) (map[string]model.UpstreamState, error) {
+// and read) bounded by timeout; it also returns why each source that could
+// not be inspected was not, by source name.
+func readUpstreams(ctx context.Context, desired *model.Desired, obs *model.Observed, lookupEnv func(string) (string, bool), timeout time.Duration) (map[string]model.UpstreamState, map[string]string, error) {
 	tables := UpstreamTables(desired, obs)
 	out := map[string]model.UpstreamState{}
+	why := map[string]string{}
 	var errs []error
 	for _, s := range desired.Sources {
 		sctx, cancel := context.WithTimeout(ctx, timeout)
@@ -80,12 +83,13 @@ func readUpstreams(ctx context.Context, desired *model.Desired, obs *model.Obser
 		}
 		cancel()
 		if err != nil {
+			why[s.Name] = err.Error()
 			errs = append(errs, fmt.Errorf("source %s: %w", s.Name, err))
 			continue
 		}
 		out[s.Name] = st
 	}
-	return out, errors.Join(errs...)
+	return out, why, errors.Join(errs...)
 }
 
 func readOneUpstream(ctx context.Context, s model.Source, tables []model.UpstreamRef, lookupEnv func(string) (string, bool)) (model.UpstreamState, error) {

@@ -396,6 +396,13 @@ func compareSchema(b, h *model.Schema) []Finding {
 				f.Message += "; the base did not keep it built, so nothing is dropped"
 			}
 			out = append(out, f)
+		case bv.Digest != hv.Digest && model.CompareVersions(name, b.Active) > 0:
+			// Staged in the base, never its active version: mzsync may
+			// still change it (it tears its build down and builds it
+			// again); only a version that has been live is immutable.
+			out = append(out, Finding{Severity: Warning, Kind: VersionModified, Subject: id.String(), From: bv.Digest, To: hv.Digest,
+				Message: fmt.Sprintf("%s changed; the base stages it but never made it active, so mzsync tears down its build and builds it again (a rebuild, not an immutability violation, unless it was live in an earlier revision)", id),
+				Details: modifiedDetails(b, h, bv, hv)})
 		case bv.Digest != hv.Digest:
 			out = append(out, Finding{Severity: Error, Kind: VersionModified, Subject: id.String(), From: bv.Digest, To: hv.Digest,
 				Message: fmt.Sprintf("%s is released in the base and its content changed; versions are immutable once released: restore it and declare a new version instead", id),
@@ -461,11 +468,29 @@ func versionAdded(b, h *model.Schema, v *model.Version) []Finding {
 		if a.ID.Version == v.ID.Version || a.Digest != v.Digest {
 			continue
 		}
+		if n := countTables(v); n > 0 {
+			// A copy that ingests its tables again is how a version picks
+			// up upstream columns added since the active one was built
+			// (what drift --propose writes): it changes what is ingested.
+			out = append(out, Finding{Severity: Info, Kind: VersionIdentical, Subject: v.ID.String(), From: a.ID.Version, To: v.ID.Version,
+				Message: fmt.Sprintf("%s has the same definitions as %s, the active version, but ingests its %s again: they get upstream's current columns (added since %s was built); review its views if they should use them", v.ID, a.ID, plural(n, "table"), a.ID)})
+			break
+		}
 		out = append(out, Finding{Severity: Warning, Kind: VersionIdentical, Subject: v.ID.String(), From: a.ID.Version, To: v.ID.Version,
-			Message: fmt.Sprintf("%s is byte-identical to %s, the active version: building it changes nothing consumers see; did you mean to change something?", v.ID, a.ID)})
+			Message: fmt.Sprintf("%s is byte-identical to %s, the active version, and has no tables to ingest again: building it changes nothing consumers see; did you mean to change something?", v.ID, a.ID)})
 		break
 	}
 	return out
+}
+
+func countTables(v *model.Version) int {
+	n := 0
+	for _, o := range v.Objects {
+		if o.Kind == model.KindTable {
+			n++
+		}
+	}
+	return n
 }
 
 func addedRole(h *model.Schema, name string) string {

@@ -80,24 +80,39 @@ func TestCompare(t *testing.T) {
 			want: []fnd{{Error, VersionModified, "app/v1", d1, v1Changed.Digest, ""}},
 		},
 		{
-			name: "new version byte-identical to the active one: warning",
+			name: "new version identical to the active one re-ingests its tables: info, not changes-nothing",
 			base: one("r1", schema("v2", 1, v1(), v2())),
 			head: one("r2", schema("v2", 1, v1(), v2(), v3SameAsV2)),
 			want: []fnd{
 				{Info, VersionAdded, "app/v3", "", d2, ""},
-				{Warning, VersionIdentical, "app/v3", "v2", "v3", ""},
+				{Info, VersionIdentical, "app/v3", "v2", "v3", ""},
 			},
 		},
 		{
-			name: "switch to a new version identical to the old active: warning too",
+			name: "switch to a new version identical to the old active (drift --propose's copy): re-ingest info",
 			base: one("r1", schema("v2", 1, v1(), v2())),
 			head: one("r2", schema("v3", 1, v1(), v2(), v3SameAsV2)),
 			want: []fnd{
 				{Info, ActiveSwitched, "app", "v2", "v3", SwitchBuild},
 				{Warning, VersionDropped, "app/v1", "", "", ""},
 				{Info, VersionAdded, "app/v3", "", d2, ""},
+				{Info, VersionIdentical, "app/v3", "v2", "v3", ""},
+			},
+		},
+		{
+			name: "new version without tables identical to the active one: warning",
+			base: one("r1", schema("v2", 1, v1(), viewsOnly("v2"))),
+			head: one("r2", schema("v2", 1, v1(), viewsOnly("v2"), viewsOnly("v3"))),
+			want: []fnd{
+				{Info, VersionAdded, "app/v3", "", viewsOnly("v3").Digest, ""},
 				{Warning, VersionIdentical, "app/v3", "v2", "v3", ""},
 			},
+		},
+		{
+			name: "a staged version the base never made active changes: rebuild warning, not an error",
+			base: one("r1", schema("v1", 1, v1(), v2())),
+			head: one("r2", schema("v1", 1, v1(), ver("v2", table("t"), matview("matview", "SELECT 2 AS total")))),
+			want: []fnd{{Warning, VersionModified, "app/v2", d2, ver("v2", table("t"), matview("matview", "SELECT 2 AS total")).Digest, ""}},
 		},
 		{
 			name: "rollback to a retained version: one swap",

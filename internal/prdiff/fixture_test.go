@@ -54,6 +54,12 @@ func ver(name string, objs ...model.Object) model.Version {
 func v1() model.Version {
 	return ver("v1", table("t"), matview("matview", "SELECT sum(a) AS total FROM t"))
 }
+
+// viewsOnly is a version of one view, no tables.
+func viewsOnly(name string) model.Version {
+	return ver(name, matview("matview", "SELECT 1 AS total"))
+}
+
 func v2() model.Version {
 	return ver("v2", table("t"), matview("matview", "SELECT sum(a) AS total FROM t WHERE b"), index("matview_total_idx", "matview", "total"))
 }

@@ -18,6 +18,11 @@ var ErrStalePlan = errors.New("stale plan: the catalog changed since the plan wa
 // ErrReadinessTimeout reports that a version did not become ready in time.
 var ErrReadinessTimeout = errors.New("readiness timeout")
 
+// ErrVersionBroken reports that a version can never become ready: one of
+// its tables was stalled by an incompatible upstream schema change. Its
+// cutover is blocked at once instead of waiting out a timeout.
+var ErrVersionBroken = errors.New("version broken")
+
 // Observer reads the catalog. cmd/mzsync wires internal/observed into it,
 // so this package stays free of catalog SQL.
 type Observer interface {
@@ -474,6 +479,18 @@ func waitAndCutOver(ctx context.Context, db DB, obs Observer, des *model.Desired
 			r.last = &rd
 			if rd.Ready {
 				ready = append(ready, r)
+				continue
+			}
+			if len(rd.Broken) > 0 {
+				r.fail(fmt.Errorf("%w: cutover to %s blocked: %s; declare a new version that matches upstream", ErrVersionBroken, r.waitFor, strings.Join(rd.Broken, "; ")))
+				if together {
+					for _, w := range waiting {
+						if w != r && w.res.Err == nil {
+							w.fail(fmt.Errorf("swap together: %s is broken", r.waitFor))
+						}
+					}
+					return nil
+				}
 				continue
 			}
 			if d, ok := opts.waitDeadlines[*r.waitFor]; opts.Wait && ok && !time.Now().Before(d) {

@@ -566,9 +566,13 @@ func diffSchema(ix *index, s *model.Schema, opts Options) []Change {
 				Reason: "cutover refused: " + why})
 		} else {
 			cutoverPlanned = true
-			if activeBuilt || !readiness(ix, active, s).Ready {
-				out = append(out, Change{Op: OpWait, Kind: KindVersion, Target: active.ID.String(), Version: active.ID,
-					Reason: fmt.Sprintf("wait until %s is ready (%d objects)", active.ID, len(active.Objects))})
+			if r := readiness(ix, active, s); activeBuilt || !r.Ready {
+				reason := fmt.Sprintf("wait until %s is ready (%d objects)", active.ID, len(active.Objects))
+				if len(r.Broken) > 0 && !activeBuilt {
+					// Apply's readiness gate fails at once on it.
+					reason = fmt.Sprintf("cutover blocked: %s can never become ready: %s", active.ID, strings.Join(r.Broken, "; "))
+				}
+				out = append(out, Change{Op: OpWait, Kind: KindVersion, Target: active.ID.String(), Version: active.ID, Reason: reason})
 			}
 			if alias == nil {
 				out = append(out, Change{Op: OpRename, Kind: KindSchema, Target: active.ID.String(), Version: active.ID,

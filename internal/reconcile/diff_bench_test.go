@@ -25,7 +25,7 @@ func benchState(nSchemas, nVersions, nObjects int) (*model.Observed, *model.Desi
 		for v := range nVersions {
 			vid := model.VersionID{Schema: name, Version: fmt.Sprintf("v%d", v+1)}
 			ver := model.Version{ID: vid, Digest: "sha256:" + vid.String()}
-			os := model.ObservedSchema{Name: vid.BuildSchema(), Marker: &model.SchemaMarker{Schema: name, Version: vid.Version, Digest: ver.Digest}}
+			os := model.ObservedSchema{Name: vid.BuildSchema(), Marker: &model.SchemaMarker{Schema: name, Version: vid.Version, Digest: ver.Digest, State: model.StateBuilt, Live: v + 1}}
 			if v == nVersions-1 {
 				os.Name = name
 			}

@@ -23,6 +23,11 @@ type VersionReadiness struct {
 	// Pending lists what is not ready yet, objects in the version's order,
 	// then clusters by name.
 	Pending []Pending `json:"pending"`
+	// Broken names, one sentence each, the tables that will never become
+	// ready: Materialize stalled them for an incompatible upstream schema
+	// change. A version with one is not waiting; its cutover is blocked
+	// and only a new version helps.
+	Broken []string `json:"broken,omitempty"`
 }
 
 // Pending is one object (or cluster) that is not ready and why.
@@ -33,7 +38,7 @@ type Pending struct {
 }
 
 // The status a source-fed table reports once it ingests normally.
-const statusRunning = "running"
+const statusRunning = model.StatusRunning
 
 // Readiness evaluates the cutover gate of version v over the facts in obs:
 // every source-fed table's snapshot committed and its status running;
@@ -72,18 +77,29 @@ func readiness(ix *index, v *model.Version, schema *model.Schema) VersionReadine
 		case ob == nil:
 			why = append(why, "not created")
 		case o.Kind == model.KindTable:
-			if !ob.SnapshotCommitted {
-				why = append(why, "snapshot not committed")
+			status := ob.Status
+			if status == "" {
+				status = "unknown"
 			}
-			if ob.Status != statusRunning {
-				s := ob.Status
-				if s == "" {
-					s = "unknown"
+			if ob.Error != "" {
+				status += ": " + ob.Error
+			}
+			src, _ := ix.obs.SourceFor(ob.SourceID)
+			switch {
+			case model.BrokenTable(ob.Status, ob.Error):
+				why = append(why, "broken, status "+status)
+				r.Broken = append(r.Broken, fmt.Sprintf("table %s.%s is %s", loc.Name, o.Name, status))
+			case ob.Status == model.StatusStalled && src != nil && src.Status == model.StatusStalled:
+				serr := src.Error
+				if serr == "" {
+					serr = ob.Error
 				}
-				if ob.Error != "" {
-					s += ": " + ob.Error
-				}
-				why = append(why, "status "+s)
+				why = append(why, fmt.Sprintf("source %s.%s stalled (a source problem, possibly transient): %s", src.Schema, src.Name, serr))
+			case ob.Status != statusRunning:
+				why = append(why, "status "+status)
+			}
+			if !ob.SnapshotCommitted && !model.BrokenTable(ob.Status, ob.Error) {
+				why = append([]string{"snapshot not committed"}, why...)
 			}
 		case o.Kind == model.KindMaterializedView || o.Kind == model.KindIndex:
 			c := ob.Cluster

@@ -47,6 +47,31 @@ func TestReadiness(t *testing.T) {
 			}},
 		},
 		{
+			name: "a table stalled by an incompatible schema change is broken, not pending",
+			mutate: func(c *simCatalog) {
+				tb := c.object("app", "t")
+				tb.Status, tb.Error = "stalled", "incompatible schema change: source table t with oid 1 has been altered"
+			},
+			want: VersionReadiness{Version: v.ID, Schema: "app", ReadyObjects: 2, Total: 3, Pending: []Pending{
+				{Target: "app.t", Kind: "table", Reasons: []string{"broken, status stalled: incompatible schema change: source table t with oid 1 has been altered"}},
+			}, Broken: []string{"table app.t is stalled: incompatible schema change: source table t with oid 1 has been altered"}},
+		},
+		{
+			name: "a stalled source is a source problem: pending, not broken",
+			mutate: func(c *simCatalog) {
+				tb := c.object("app", "t")
+				tb.Status, tb.Error = "stalled", "slot overcompacted"
+				for i := range c.obs.Sources {
+					if c.obs.Sources[i].ID == tb.SourceID {
+						c.obs.Sources[i].Status, c.obs.Sources[i].Error = "stalled", "slot overcompacted"
+					}
+				}
+			},
+			want: VersionReadiness{Version: v.ID, Schema: "app", ReadyObjects: 2, Total: 3, Pending: []Pending{
+				{Target: "app.t", Kind: "table", Reasons: []string{"source public.pg stalled (a source problem, possibly transient): slot overcompacted"}},
+			}},
+		},
+		{
 			name: "unknown status and unknown lag are not ready",
 			mutate: func(c *simCatalog) {
 				c.object("app", "t").Status = ""

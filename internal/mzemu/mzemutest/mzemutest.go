@@ -22,6 +22,9 @@ type Env struct {
 	// UpstreamURL is the pgx URL of the upstream PostgreSQL database
 	// (superuser, no password; wal_level=logical).
 	UpstreamURL string
+	// BackingURL is the emulator's backing database, e.g. to start a
+	// second mzemu over it.
+	BackingURL string
 
 	t testing.TB
 }
@@ -51,7 +54,7 @@ func New(t testing.TB, opts ...func(*mzemu.Options)) *Env {
 			t.Logf("close mzemu: %v", err)
 		}
 	})
-	return &Env{Server: srv, MaterializeURL: srv.URL(), UpstreamURL: upstream, t: t}
+	return &Env{Server: srv, MaterializeURL: srv.URL(), UpstreamURL: upstream, BackingURL: backing, t: t}
 }
 
 // ConnectionSQL returns a CREATE CONNECTION statement named name pointing
