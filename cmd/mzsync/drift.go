@@ -66,7 +66,7 @@ func runDrift(ctx context.Context, e *env, args []string) int {
 		renderDriftText(e.stdout, rep)
 	}
 	if *proposeDir != "" {
-		if err := writeProposals(e, *proposeDir, propose.Next(des, rep)); err != nil {
+		if err := writeProposals(e, *proposeDir, propose.NextObserved(des, rep, o)); err != nil {
 			fmt.Fprintf(e.stderr, "mzsync drift: %v\n", err)
 			return exitError
 		}
@@ -115,6 +115,11 @@ func renderDriftText(w io.Writer, rep *drift.Report) {
 // existing file, and says on stderr what it wrote.
 func writeProposals(e *env, dir string, files []propose.File) error {
 	for _, f := range files {
+		if f.Existing {
+			fmt.Fprintf(e.stderr, "%s already ingests what upstream added to %s's tables (it is declared and built): set active: %s in schema %s; no new version proposed\n",
+				f.Version, f.Replaces, f.Version.Version, f.Version.Schema)
+			continue
+		}
 		path := filepath.Join(dir, filepath.FromSlash(f.Path))
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return fmt.Errorf("propose %s: %w", f.Version, err)

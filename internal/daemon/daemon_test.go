@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -342,5 +343,26 @@ func TestCancelledPassNotRecorded(t *testing.T) {
 	d.Reconcile(ctx)
 	if h := d.Status().History; len(h) != 0 {
 		t.Fatalf("history = %+v, want none", h)
+	}
+}
+
+// TestBlockedPassIsNotReady: a pass that applied what it could but left
+// blocked findings (a refused cutover) is never reported as success: Ready
+// is False with reason Blocked and the findings, and the revision is not
+// recorded as applied.
+func TestBlockedPassIsNotReady(t *testing.T) {
+	d, src, p := newTestDaemon(t)
+	src.set(good("r1"), nil)
+	blocked := &reconcile.BlockedError{Findings: []reconcile.Change{{Op: reconcile.OpBlocked, Kind: reconcile.KindVersion,
+		Target: "app/v2", Reason: "cutover refused: schema app exists without mzsync's marker"}}}
+	p.set(Outcome{Apply: &reconcile.ApplyResult{}}, blocked)
+	d.Reconcile(context.Background())
+	st := d.Status()
+	ready := st.Condition(ConditionReady)
+	if ready.Status != StatusFalse || ready.Reason != ReasonBlocked || !strings.Contains(ready.Message, "cutover refused") {
+		t.Fatalf("Ready = %+v, want False/%s naming the refused cutover", ready, ReasonBlocked)
+	}
+	if st.LastAppliedRevision != "" {
+		t.Fatalf("a blocked pass recorded %q as applied", st.LastAppliedRevision)
 	}
 }

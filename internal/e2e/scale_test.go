@@ -42,7 +42,13 @@ func TestApplyWaitScales(t *testing.T) {
 		des := manySchemas(t, count)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 		start := time.Now()
-		res, err := a.apply(ctx, des, reconcile.ApplyOptions{Wait: true, Timeout: 20 * time.Minute, Poll: 100 * time.Millisecond})
+		var waitStart time.Time // the first readiness poll: every build is done
+		progress := func(reconcile.WaitProgress) {
+			if waitStart.IsZero() {
+				waitStart = time.Now()
+			}
+		}
+		res, err := a.apply(ctx, des, reconcile.ApplyOptions{Wait: true, Timeout: 20 * time.Minute, Poll: 100 * time.Millisecond, Progress: progress})
 		elapsed := time.Since(start)
 		cancel()
 		if err != nil {
@@ -53,7 +59,8 @@ func TestApplyWaitScales(t *testing.T) {
 				t.Fatalf("%s holds %q after apply --wait", s.Name, got)
 			}
 		}
-		t.Logf("apply --wait, %d schema(s), hydration %s each: %s (%d statements; sum of hydrations %s)",
-			count, hydration, elapsed.Round(10*time.Millisecond), len(res.Executed), time.Duration(count)*hydration)
+		t.Logf("apply --wait, %d schema(s), hydration %s each: %s in all; builds %s, then wait and cutovers %s (%d changes; sum of hydrations %s)",
+			count, hydration, elapsed.Round(10*time.Millisecond), waitStart.Sub(start).Round(10*time.Millisecond),
+			start.Add(elapsed).Sub(waitStart).Round(10*time.Millisecond), len(res.Executed), time.Duration(count)*hydration)
 	}
 }

@@ -2,7 +2,7 @@ package mzemu
 
 // catalogVersion changes whenever bootstrapSQL changes, so a backing
 // database built by an older mzemu is rebuilt.
-const catalogVersion = "mzemu-catalog-9-emu10"
+const catalogVersion = "mzemu-catalog-9-emu10-roles2"
 
 // bootstrapSQL builds mzemu's hidden metadata schema (mzemu_meta), the
 // schema of pinned upstream foreign tables (mzemu_data) and the
@@ -155,15 +155,36 @@ SELECT o.*, c.relname::text AS name, s.id AS schema_id, n.nspname::text AS schem
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   JOIN mzemu_meta.schemas s ON s.oid = n.oid;
 
+-- create_tail holds references by ID (chr(31) item chr(31), chr(30)
+-- cluster chr(30)), rendered with the current names: create_sql follows
+-- renames of the objects it references, as Materialize rewrites it.
+CREATE FUNCTION mzemu_meta.render_refs(t text) RETURNS text LANGUAGE plpgsql STABLE AS $f$
+DECLARE
+  m text[];
+  r text := t;
+BEGIN
+  IF t IS NULL OR (strpos(t, chr(31)) = 0 AND strpos(t, chr(30)) = 0) THEN
+    RETURN t;
+  END IF;
+  FOR m IN SELECT regexp_matches(t, chr(31) || '([a-z][0-9]+)' || chr(31), 'g') LOOP
+    r := replace(r, chr(31) || m[1] || chr(31), COALESCE((SELECT fqname FROM mzemu_meta.items WHERE id = m[1]), m[1]));
+  END LOOP;
+  FOR m IN SELECT regexp_matches(t, chr(30) || '([a-z][0-9]+)' || chr(30), 'g') LOOP
+    r := replace(r, chr(30) || m[1] || chr(30), COALESCE((SELECT '"' || replace(name, '"', '""') || '"' FROM mzemu_meta.clusters WHERE id = m[1]), m[1]));
+  END LOOP;
+  RETURN r;
+END
+$f$;
+
 CREATE VIEW mzemu_meta.create_sqls AS
 SELECT i.id, i.kind, i.fqname,
        CASE i.kind
-         WHEN 'table' THEN 'CREATE TABLE ' || i.fqname || i.create_tail
-         WHEN 'source' THEN 'CREATE SOURCE ' || i.fqname || i.create_tail
-         WHEN 'view' THEN 'CREATE VIEW ' || i.fqname || i.create_tail
-         WHEN 'materialized-view' THEN 'CREATE MATERIALIZED VIEW ' || i.fqname || i.create_tail
-         WHEN 'connection' THEN 'CREATE CONNECTION ' || i.fqname || i.create_tail
-         WHEN 'index' THEN 'CREATE INDEX ' || quote_ident(i.name) || i.create_tail
+         WHEN 'table' THEN 'CREATE TABLE ' || i.fqname || mzemu_meta.render_refs(i.create_tail)
+         WHEN 'source' THEN 'CREATE SOURCE ' || i.fqname || mzemu_meta.render_refs(i.create_tail)
+         WHEN 'view' THEN 'CREATE VIEW ' || i.fqname || mzemu_meta.render_refs(i.create_tail)
+         WHEN 'materialized-view' THEN 'CREATE MATERIALIZED VIEW ' || i.fqname || mzemu_meta.render_refs(i.create_tail)
+         WHEN 'connection' THEN 'CREATE CONNECTION ' || i.fqname || mzemu_meta.render_refs(i.create_tail)
+         WHEN 'index' THEN 'CREATE INDEX ' || quote_ident(i.name) || mzemu_meta.render_refs(i.create_tail)
          ELSE NULL
        END AS create_sql
   FROM mzemu_meta.items i;

@@ -392,6 +392,8 @@ func (s *Server) runDDL(ctx context.Context, ss *session, list []*stmt, checkRev
 	if _, err := ss.db.Exec(ctx, "BEGIN").ReadAll(); err != nil {
 		return "", err
 	}
+	stop := s.watchBlockers(ss)
+	defer stop()
 	x := &ddlTx{ss: ss, secrets: map[string]string{}}
 	// The DDL lock and the revision live in the backing database, so two
 	// mzemu processes over it behave like one Materialize.
@@ -476,3 +478,11 @@ func isAmbientSchema(n string) bool {
 	}
 	return false
 }
+
+// refItem is a reference to an item by ID inside create_tail, rendered
+// with the item's current fully qualified name (mzemu_meta.render_refs).
+func refItem(id string) string { return "\x1f" + id + "\x1f" }
+
+// refCluster is a reference to a cluster by ID inside create_tail,
+// rendered with the cluster's current (quoted) name.
+func refCluster(id string) string { return "\x1e" + id + "\x1e" }

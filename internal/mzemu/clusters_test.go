@@ -88,3 +88,33 @@ func TestClusterSwap(t *testing.T) {
 		t.Errorf("index left after DROP CLUSTER CASCADE: %d", n)
 	}
 }
+
+// TestDDLDoesNotWaitForABlockedRead: a read waiting for a held hydration
+// holds its view's backing lock; dropping the view from another session
+// applies at once and the read fails instead of the DROP waiting.
+func TestDDLDoesNotWaitForABlockedRead(t *testing.T) {
+	e := mzemutest.New(t)
+	c := connect(t, e.MaterializeURL)
+	r := connect(t, e.MaterializeURL)
+	e.Hold("hydration", "public.mv_blocked_read")
+	mustExec(t, c, `CREATE MATERIALIZED VIEW mv_blocked_read AS SELECT 1 AS x`)
+	id := itemID(t, c, "public", "mv_blocked_read")
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Exec(testCtx(t), `SELECT * FROM mv_blocked_read`)
+		done <- err
+	}()
+	// Wait until the read runs inside the backing database (the cluster's
+	// activity is visible from the upstream database).
+	up := connect(t, e.UpstreamURL)
+	eventually(t, "the read to wait for the hydration", func() bool {
+		return queryInt(t, up, `SELECT count(*) FROM pg_stat_activity
+ WHERE application_name = 'mzemu' AND state = 'active' AND query LIKE '%mv_blocked_read%'`) > 0
+	})
+	mustExec(t, c, `DROP MATERIALIZED VIEW mv_blocked_read`)
+	wantErr(t, <-done, "XX000", "unknown catalog item '"+id+"'")
+	// The reader's session goes on.
+	if got := queryRows(t, r, `SELECT 1`); !cmp.Equal(got, [][]string{{"1"}}) {
+		t.Errorf("reader after the drop = %v", got)
+	}
+}

@@ -223,7 +223,7 @@ func parseCreateConnection(p *parser) (*stmt, error) {
 			}
 			c.userSecret, c.user = s.id, x.secret(s.id)
 			secretIDs = append(secretIDs, s.id)
-			tail += ", USER = SECRET " + s.fqname
+			tail += ", USER = SECRET " + refItem(s.id)
 		} else {
 			tail += ", USER = " + model.QuoteLiteral(c.user)
 		}
@@ -234,7 +234,7 @@ func parseCreateConnection(p *parser) (*stmt, error) {
 			}
 			c.passwordSecret, upass = s.id, x.secret(s.id)
 			secretIDs = append(secretIDs, s.id)
-			tail += ", PASSWORD = SECRET " + s.fqname
+			tail += ", PASSWORD = SECRET " + refItem(s.id)
 		}
 		if c.sslMode != "disable" {
 			tail += ", SSL MODE = " + model.QuoteLiteral(c.sslMode)
@@ -408,7 +408,7 @@ func parseCreateSource(p *parser) (*stmt, error) {
 		}
 		var b [16]byte
 		rand.Read(b[:])
-		tail := fmt.Sprintf(" IN CLUSTER %s FROM POSTGRES CONNECTION %s (PUBLICATION = %s)", model.QuoteIdent(clusterName), conn.fqname, model.QuoteLiteral(publication))
+		tail := fmt.Sprintf(" IN CLUSTER %s FROM POSTGRES CONNECTION %s (PUBLICATION = %s)", refCluster(clusterID), refItem(conn.id), model.QuoteLiteral(publication))
 		if err := x.exec(ctx, `INSERT INTO mzemu_meta.objects (id, oid, kind, cluster_id, connection_id, create_tail, publication, slot)
  VALUES ($1, $2::oid, 'source', $3, $4, $5, $6, $7)`, id, oid, clusterID, conn.id, tail, publication, "materialize_"+hex.EncodeToString(b[:])); err != nil {
 			return "", err
@@ -637,7 +637,7 @@ func parseCreateView(p *parser, materialized, orReplace bool) (*stmt, error) {
 		}
 		tail := colList
 		if materialized {
-			tail += " IN CLUSTER " + model.QuoteIdent(clusterName)
+			tail += " IN CLUSTER " + refCluster(clusterID)
 		}
 		tail += " AS " + query
 		ready := "NULL"
@@ -799,7 +799,7 @@ func parseCreateIndex(p *parser, isDefault bool) (*stmt, error) {
 				rendered[i] = quoteIdentMin(c)
 			}
 		}
-		tail := fmt.Sprintf(" IN CLUSTER %s ON %s (%s)", model.QuoteIdent(clusterName), obj.fqname, strings.Join(rendered, ", "))
+		tail := fmt.Sprintf(" IN CLUSTER %s ON %s (%s)", refCluster(clusterID), refItem(obj.id), strings.Join(rendered, ", "))
 		if err := x.exec(ctx, `INSERT INTO mzemu_meta.objects (id, oid, kind, cluster_id, on_id, create_tail, index_cols, ready_at)
  VALUES ($1, $2::oid, 'index', $3, $4, $5, $6, `+x.ss.srv.readyAt()+`)`, id, oid, clusterID, obj.id, tail, cols); err != nil {
 			return "", err

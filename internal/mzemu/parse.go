@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/mzsync/mzsync/internal/model"
 )
 
 // stmtClass is how a statement takes part in Materialize's transaction
@@ -244,6 +246,11 @@ func parseStmt(text string) (*stmt, error) {
 		if bad := advisoryLock(p.toks); bad != "" {
 			return nil, errf("42883", "function %s() does not exist", bad)
 		}
+		if q, ok, err := showSubqueries(text, p.toks); err != nil {
+			return nil, err
+		} else if ok {
+			return &stmt{cls: clsRead, query: q}, nil
+		}
 		return passRead(text), nil
 	case "insert", "update", "delete":
 		return &stmt{cls: clsWrite, query: rewriteQuery(text)}, nil
@@ -324,7 +331,37 @@ func advisoryLock(toks []token) string {
 // names in the emulated database lose their database part.
 func rewriteQuery(text string) func(context.Context, *session) (string, error) {
 	q := stripDatabase(text)
-	return func(context.Context, *session) (string, error) { return q, nil }
+	if !mentionsRoleFunction(q) {
+		return func(context.Context, *session) (string, error) { return q, nil }
+	}
+	return func(_ context.Context, ss *session) (string, error) { return withRoleFunctions(q, ss.roleName), nil }
+}
+
+// mentionsRoleFunction reports current_user, current_role or session_user,
+// which are the session's Materialize role, not the backing user.
+func mentionsRoleFunction(q string) bool {
+	for _, t := range lex(q) {
+		if t.isWord("current_user") || t.isWord("current_role") || t.isWord("session_user") {
+			return true
+		}
+	}
+	return false
+}
+
+// withRoleFunctions replaces current_user, current_role and session_user
+// with the session's role name.
+func withRoleFunctions(q, role string) string {
+	var b strings.Builder
+	last := 0
+	for _, t := range lex(q) {
+		if t.isWord("current_user") || t.isWord("current_role") || t.isWord("session_user") {
+			b.WriteString(q[last:t.start])
+			b.WriteString("(" + model.QuoteLiteral(role) + "::pg_catalog.name)")
+			last = t.end
+		}
+	}
+	b.WriteString(q[last:])
+	return b.String()
 }
 
 // stripDatabase removes "materialize." where it qualifies a schema-qualified
@@ -399,4 +436,69 @@ func parseGrant(p *parser) (*stmt, error) {
 		}
 	}
 	return parseGrantRole(p, grant)
+}
+
+// showSubqueries rewrites (SHOW ...) subqueries, which Materialize accepts
+// where a subquery may stand, into the SHOW's query. ok is false when the
+// statement has none.
+func showSubqueries(text string, toks []token) (func(context.Context, *session) (string, error), bool, error) {
+	type span struct {
+		start, end int // byte offsets of the SHOW text and of the closing parenthesis's end
+		st         *stmt
+		alias      string // added where PostgreSQL needs an alias
+	}
+	var spans []span
+	for i := 0; i+1 < len(toks); i++ {
+		if !toks[i].isOp("(") || !toks[i+1].isWord("show") {
+			continue
+		}
+		depth, j := 0, i
+		for ; j < len(toks); j++ {
+			if toks[j].isOp("(") {
+				depth++
+			} else if toks[j].isOp(")") {
+				depth--
+				if depth == 0 {
+					break
+				}
+			}
+		}
+		if j == len(toks) {
+			return nil, false, errf(codeSyntax, "Expected right parenthesis, found EOF")
+		}
+		inner := text[toks[i+1].start:toks[j].start]
+		st := parseStatement(inner)
+		if st.err != nil {
+			return nil, false, st.err
+		}
+		if st.query == nil {
+			return nil, false, errf(codeSyntax, "Expected a SHOW statement that returns rows, found %s", normalizeStmt(inner))
+		}
+		alias := fmt.Sprintf(" AS mzemu_show%d", len(spans))
+		if j+1 < len(toks) {
+			if n := toks[j+1]; n.isWord("as") || n.kind == tokIdent || (n.kind == tokWord && !keywords[n.val] && !sqlClauseWord(n.val)) {
+				alias = ""
+			}
+		}
+		spans = append(spans, span{toks[i+1].start, toks[j].end, st, alias})
+		i = j
+	}
+	if len(spans) == 0 {
+		return nil, false, nil
+	}
+	return func(ctx context.Context, ss *session) (string, error) {
+		var b strings.Builder
+		last := 0
+		for _, sp := range spans {
+			b.WriteString(stripDatabase(text[last:sp.start]))
+			q, err := sp.st.query(ctx, ss)
+			if err != nil {
+				return "", err
+			}
+			b.WriteString(q + "\n)" + sp.alias)
+			last = sp.end
+		}
+		b.WriteString(stripDatabase(text[last:]))
+		return b.String(), nil
+	}, true, nil
 }

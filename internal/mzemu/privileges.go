@@ -56,15 +56,6 @@ func allPrivileges(objType string) string {
 // privilege and ownership errors.
 func objectTypeWord(kind string) string { return strings.ToUpper(kindWord(kind)) }
 
-// privilegeKind is the privileges table's kind for an object type.
-func privilegeKind(objType string) string {
-	switch objType {
-	case "database", "schema", "cluster", "system":
-		return objType
-	}
-	return "item"
-}
-
 // holds reports whether the session's role (with its memberships and
 // PUBLIC) holds the privilege letter on an object. Superusers hold every
 // privilege.

@@ -457,15 +457,3 @@ SELECT id FROM m`, roleID)
 	}
 	return out, nil
 }
-
-// roleNameOf renders a role ID as a name for messages.
-func (ss *session) roleNameOf(ctx context.Context, id string) string {
-	if id == "p" {
-		return "PUBLIC"
-	}
-	rows, err := ss.q(ctx, `SELECT name FROM mzemu_meta.roles WHERE id = $1`, id)
-	if err != nil || len(rows) == 0 {
-		return id
-	}
-	return rows[0][0]
-}

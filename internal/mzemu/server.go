@@ -51,6 +51,9 @@ type Server struct {
 	// schemaNames are the backing database's schemas as of the last
 	// catalog change (nil: unknown), for error translation.
 	schemaNames atomic.Pointer[map[string]bool]
+	// admin is the watchdog's backing connection (ddl_nowait.go), used
+	// only under ddlMu.
+	admin *pgconn.PgConn
 
 	// tickReq asks the upstream watcher for a re-validation tick now.
 	tickReq chan chan error
@@ -163,6 +166,11 @@ func (s *Server) Close() error {
 		s.mu.Unlock()
 		s.conns.Wait()
 		<-s.done
+		s.ddlMu.Lock()
+		if s.admin != nil {
+			s.admin.Close(context.Background())
+		}
+		s.ddlMu.Unlock()
 	})
 	return err
 }

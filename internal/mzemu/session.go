@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -55,6 +56,12 @@ type session struct {
 	// The login role from the startup packet (roles.go).
 	roleID, roleName string
 	superuser        bool
+
+	// pid is the backing connection's process ID; doomed is set when a
+	// DDL statement of another session terminated the backing
+	// connection (ddl_nowait.go).
+	pid    atomic.Uint32
+	doomed atomic.Pointer[doom]
 
 	stmts   map[string]*prepared
 	portals map[string]*portal
@@ -154,25 +161,12 @@ func (ss *session) accept(m *pgproto3.StartupMessage) (bool, error) {
 			}
 		}
 	}
-	cfg, err := pgconn.ParseConfig(ss.srv.opts.BackingURL)
-	if err != nil {
-		return false, fmt.Errorf("parse backing URL: %w", redactErr(err))
-	}
-	cfg.RuntimeParams["search_path"] = backingSearchPath(ss.searchPath)
-	cfg.RuntimeParams["application_name"] = "mzemu"
-	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
-		if ss.mute {
-			return
-		}
-		ss.be.Send(&pgproto3.NoticeResponse{Severity: n.Severity, SeverityUnlocalized: n.Severity, Code: n.Code, Message: n.Message, Detail: n.Detail, Hint: n.Hint})
-	}
 	ctx := ss.srv.ctx
-	conn, err := pgconn.ConnectConfig(ctx, cfg)
-	if err != nil {
+	if err := ss.connectBacking(ctx); err != nil {
 		ss.fatal("58000", "mzemu: cannot reach its backing database")
-		return false, fmt.Errorf("connect backing: %w", redactErr(err))
+		return false, err
 	}
-	ss.db = conn
+	conn := ss.db
 	if err := ss.login(ctx, m.Parameters["user"]); err != nil {
 		var me *mzError
 		if errors.As(err, &me) {
@@ -291,6 +285,7 @@ func (ss *session) loop() error {
 			if errors.As(err, &drop) {
 				return err
 			}
+			err = ss.doomError(ctx, err)
 			if ss.db.IsClosed() {
 				ss.fatal("58000", "mzemu: lost its backing database session")
 				return err
@@ -347,6 +342,7 @@ func (ss *session) simpleQuery(ctx context.Context, q string) error {
 			if errors.As(err, &drop) {
 				return err
 			}
+			err = ss.doomError(ctx, err)
 			ss.be.Send(toErrorResponse(ss.translateErr(err)))
 			if ss.tx.implicit {
 				ss.endImplicit(ctx, false)
@@ -418,6 +414,9 @@ func (ss *session) prepare(ctx context.Context, st *stmt) (*prepared, error) {
 		}
 	}
 	if st.query != nil {
+		if err := ss.checkDoom(ctx); err != nil {
+			return nil, err
+		}
 		if ss.tx.failed {
 			return nil, errAborted()
 		}
@@ -539,6 +538,17 @@ func (ss *session) run(ctx context.Context, p *prepared, params [][]byte, paramF
 			ss.tx.failed = true
 		}
 	}()
+	if derr := ss.checkDoom(ctx); derr != nil {
+		switch st.cls {
+		case clsCommit:
+			// COMMIT of a doomed transaction fails and ends it.
+			ss.tx = txState{}
+			return derr
+		case clsRollback:
+		default:
+			return derr
+		}
+	}
 	switch st.cls {
 	case clsBegin:
 		if ss.tx.open && !ss.tx.implicit {
@@ -605,7 +615,9 @@ func (ss *session) run(ctx context.Context, p *prepared, params [][]byte, paramF
 		}
 		return ss.complete(tag)
 	default:
-		if ss.tx.open && !ss.tx.backingOpen && st.cls != clsNeutral {
+		// Only writes and cursors need a backing transaction: reads hold
+		// no backing locks between statements, so DDL never waits on them.
+		if ss.tx.open && !ss.tx.backingOpen && (st.cls == clsWrite || isCursorStmt(st.text)) {
 			begin := "BEGIN"
 			if ss.tx.isolation != "" {
 				begin += " ISOLATION LEVEL " + ss.tx.isolation
@@ -788,4 +800,11 @@ func checkParamFormats(oids []uint32, formats []int16) error {
 		}
 	}
 	return nil
+}
+
+// isCursorStmt reports DECLARE/FETCH/CLOSE/MOVE, which need a backing
+// transaction.
+func isCursorStmt(text string) bool {
+	toks := lex(text)
+	return len(toks) > 0 && (toks[0].isWord("declare") || toks[0].isWord("fetch") || toks[0].isWord("close") || toks[0].isWord("move"))
 }

@@ -134,18 +134,19 @@ func parseShow(p *parser) (*stmt, error) {
 	switch {
 	case p.words("schemas"):
 		p.words("from", "materialize")
-		if err := p.expectEnd(); err != nil {
+		f, err := p.showFilter()
+		if err != nil {
 			return nil, err
 		}
-		return showQuery(`SELECT s.name, COALESCE(c.comment, '') AS comment FROM mz_catalog.mz_schemas s
- LEFT JOIN mz_internal.mz_comments c ON c.id = s.id AND c.object_type = 'schema' AND c.object_sub_id IS NULL ORDER BY s.name`), nil
+		return f(showQuery(`SELECT s.name, COALESCE(c.comment, '') AS comment FROM mz_catalog.mz_schemas s
+ LEFT JOIN mz_internal.mz_comments c ON c.id = s.id AND c.object_type = 'schema' AND c.object_sub_id IS NULL ORDER BY s.name`)), nil
 	case p.words("tables"), p.words("views"), p.words("materialized", "views"), p.words("sources"), p.words("connections"), p.words("secrets"), p.words("indexes"):
 		kind := map[string]string{"tables": "table", "views": "view", "materialized": "materialized-view", "sources": "source",
 			"connections": "connection", "secrets": "secret", "indexes": "index"}[t.val]
 		var schema []string
 		var on []string
 		var err error
-		if p.words("from") || p.words("in") {
+		if p.words("from") || (!p.peekAt(1).isWord("cluster") && p.words("in")) {
 			if schema, err = p.objName(); err != nil {
 				return nil, err
 			}
@@ -155,10 +156,17 @@ func parseShow(p *parser) (*stmt, error) {
 				return nil, err
 			}
 		}
-		if err := p.expectEnd(); err != nil {
+		cluster := ""
+		if p.words("in", "cluster") {
+			if cluster, err = p.ident(); err != nil {
+				return nil, err
+			}
+		}
+		f, err := p.showFilter()
+		if err != nil {
 			return nil, err
 		}
-		return showObjects(kind, schema, on), nil
+		return f(showObjects(kind, schema, on, cluster)), nil
 	case p.words("columns"):
 		if !p.words("from") {
 			p.words("in")
@@ -167,10 +175,11 @@ func parseShow(p *parser) (*stmt, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := p.expectEnd(); err != nil {
+		f, err := p.showFilter()
+		if err != nil {
 			return nil, err
 		}
-		return &stmt{cls: clsRead, query: func(ctx context.Context, ss *session) (string, error) {
+		return f(&stmt{cls: clsRead, query: func(ctx context.Context, ss *session) (string, error) {
 			it, err := ss.resolveItem(ctx, name)
 			if err != nil {
 				return "", err
@@ -178,10 +187,24 @@ func parseShow(p *parser) (*stmt, error) {
 			return fmt.Sprintf(`SELECT c.name, c.nullable, c.type, COALESCE(cm.comment, '') AS comment FROM mz_catalog.mz_columns c
  LEFT JOIN mz_internal.mz_comments cm ON cm.id = c.id AND cm.object_sub_id = c.position
  WHERE c.id = %s ORDER BY c.position`, model.QuoteLiteral(it.id)), nil
-		}}, nil
+		}}), nil
 	case p.words("clusters"):
-		return showQuery(`SELECT c.name, COALESCE(string_agg(r.name || ' (' || COALESCE(r.size, '') || ')', ', ' ORDER BY r.name), '') AS replicas, '' AS comment
- FROM mz_catalog.mz_clusters c LEFT JOIN mz_catalog.mz_cluster_replicas r ON r.cluster_id = c.id GROUP BY c.name ORDER BY c.name`), nil
+		f, err := p.showFilter()
+		if err != nil {
+			return nil, err
+		}
+		return f(showQuery(`SELECT c.name, COALESCE(string_agg(r.name || ' (' || COALESCE(r.size, '') || ')', ', ' ORDER BY r.name), '') AS replicas,
+ COALESCE(min(cm.comment), '') AS comment
+ FROM mz_catalog.mz_clusters c LEFT JOIN mz_catalog.mz_cluster_replicas r ON r.cluster_id = c.id
+ LEFT JOIN mz_internal.mz_comments cm ON cm.id = c.id AND cm.object_type = 'cluster'
+ GROUP BY c.name ORDER BY c.name`)), nil
+	case p.words("cluster", "replicas"):
+		f, err := p.showFilter()
+		if err != nil {
+			return nil, err
+		}
+		return f(showQuery(`SELECT c.name AS cluster, r.name AS replica, r.size, true AS ready, '' AS comment
+ FROM mz_catalog.mz_cluster_replicas r JOIN mz_catalog.mz_clusters c ON c.id = r.cluster_id ORDER BY 1, 2`)), nil
 	case p.words("cluster"):
 		return &stmt{cls: clsRead, query: func(_ context.Context, ss *session) (string, error) {
 			return "SELECT " + model.QuoteLiteral(ss.cluster) + "::text AS cluster", nil
@@ -204,11 +227,12 @@ func parseShow(p *parser) (*stmt, error) {
 			return "SELECT " + model.QuoteLiteral(ss.roleName) + "::text AS role", nil
 		}}, nil
 	case p.words("roles"):
-		if err := p.expectEnd(); err != nil {
+		f, err := p.showFilter()
+		if err != nil {
 			return nil, err
 		}
-		return showQuery(`SELECT r.name, COALESCE(c.comment, '') AS comment FROM mz_catalog.mz_roles r
- LEFT JOIN mz_internal.mz_comments c ON c.id = r.id AND c.object_type = 'role' WHERE r.id LIKE 'u%' ORDER BY r.name`), nil
+		return f(showQuery(`SELECT r.name, COALESCE(c.comment, '') AS comment FROM mz_catalog.mz_roles r
+ LEFT JOIN mz_internal.mz_comments c ON c.id = r.id AND c.object_type = 'role' WHERE r.id LIKE 'u%' ORDER BY r.name`)), nil
 	case p.words("transaction", "isolation", "level"), p.words("transaction_isolation"):
 		return showQuery(`SELECT 'strict serializable'::text AS transaction_isolation`), nil
 	case p.words("server_version"):
@@ -236,23 +260,38 @@ func paramStatus(name, value string) *pgproto3.ParameterStatus {
 
 // showObjects lists a kind of item in a schema (default: the first schema
 // of the search path).
-func showObjects(kind string, schema, on []string) *stmt {
+func showObjects(kind string, schema, on []string, cluster string) *stmt {
 	return &stmt{cls: clsRead, query: func(ctx context.Context, ss *session) (string, error) {
 		var schemaID string
+		clusterWhere := ""
+		if cluster != "" {
+			rows, err := ss.q(ctx, `SELECT id FROM mzemu_meta.clusters WHERE name = $1`, cluster)
+			if err != nil {
+				return "", err
+			}
+			if len(rows) == 0 {
+				return "", errf(codeInternal, "unknown cluster '%s'", cluster)
+			}
+			clusterWhere = " AND i.cluster_id = " + model.QuoteLiteral(rows[0][0])
+		}
 		if schema != nil {
 			sid, _, err := ss.resolveSchema(ctx, schema)
 			if err != nil {
 				return "", err
 			}
 			schemaID = sid
-		} else {
+		} else if cluster == "" || on != nil {
 			sid, err := ss.currentSchemaID(ctx)
 			if err != nil {
 				return "", err
 			}
 			schemaID = sid
 		}
-		where := "i.schema_id = " + model.QuoteLiteral(schemaID) + " AND i.kind = " + model.QuoteLiteral(kind)
+		// IN CLUSTER without FROM lists the cluster's objects of every schema.
+		where := "i.kind = " + model.QuoteLiteral(kind) + clusterWhere
+		if schemaID != "" {
+			where += " AND i.schema_id = " + model.QuoteLiteral(schemaID)
+		}
 		if on != nil {
 			it, err := ss.resolveItem(ctx, on)
 			if err != nil {
@@ -355,3 +394,42 @@ func parseObjectKind(p *parser) (string, error) {
 
 // kindWord renders a kebab-case type as Materialize writes it in messages.
 func kindWord(kind string) string { return strings.ReplaceAll(kind, "-", " ") }
+
+// showFilter parses the optional LIKE 'pattern' or WHERE expression that
+// ends a SHOW, and returns what wraps the SHOW's query with it (LIKE
+// matches the first column, name).
+func (p *parser) showFilter() (func(*stmt) *stmt, error) {
+	var cond string
+	switch {
+	case p.words("like"):
+		t := p.next()
+		if t.kind != tokString {
+			return nil, errf(codeSyntax, "Expected literal string, found %s", describeTok(t))
+		}
+		if err := p.expectEnd(); err != nil {
+			return nil, err
+		}
+		cond = "name LIKE " + model.QuoteLiteral(t.val)
+	case p.words("where"):
+		cond = stripDatabase(p.rest())
+		if cond == "" {
+			return nil, p.errExpected("expression")
+		}
+	default:
+		if err := p.expectEnd(); err != nil {
+			return nil, err
+		}
+		return func(st *stmt) *stmt { return st }, nil
+	}
+	return func(st *stmt) *stmt {
+		inner := st.query
+		st.query = func(ctx context.Context, ss *session) (string, error) {
+			q, err := inner(ctx, ss)
+			if err != nil {
+				return "", err
+			}
+			return "SELECT * FROM (" + q + "\n) AS mzemu_show WHERE " + cond, nil
+		}
+		return st
+	}, nil
+}

@@ -23,12 +23,23 @@ type File struct {
 	// Version is the proposed version; Replaces the drifted active one.
 	Version  model.VersionID
 	Replaces model.VersionID
+	// Existing is set when no file is proposed: Version is declared, newer
+	// than the drifted one, built, and already ingests every new upstream
+	// column (e.g. after a rollback away from it). Setting it active again
+	// is the fix; Path and Content are empty.
+	Existing bool
 }
 
 // Next proposes one new version per drifted active version in rep. A
 // drifted version that the manifests do not declare is skipped: there is
 // nothing to copy from.
-func Next(des *model.Desired, rep *drift.Report) []File {
+func Next(des *model.Desired, rep *drift.Report) []File { return NextObserved(des, rep, nil) }
+
+// NextObserved is Next knowing the catalog: when a declared version newer
+// than a drifted one is built and already ingests what upstream added, it
+// points at that version (File.Existing) instead of proposing a copy of
+// the old one. obs may be nil.
+func NextObserved(des *model.Desired, rep *drift.Report, obs *model.Observed) []File {
 	byVersion := map[model.VersionID][]drift.Table{}
 	var order []model.VersionID
 	for _, t := range rep.Tables {
@@ -43,6 +54,10 @@ func Next(des *model.Desired, rep *drift.Report) []File {
 		if version == nil {
 			continue
 		}
+		if w := ingestingAlready(schema, id, byVersion[id], obs); w != nil {
+			out = append(out, File{Version: w.ID, Replaces: id, Existing: true})
+			continue
+		}
 		next := nextName(schema, id.Version)
 		out = append(out, File{
 			Path:     id.Schema + "/" + next + ".yaml",
@@ -52,6 +67,70 @@ func Next(des *model.Desired, rep *drift.Report) []File {
 		})
 	}
 	return out
+}
+
+// ingestingAlready finds the newest declared version after id whose
+// built schema ingests every column the drifted tables lack, for drift
+// that is only "behind".
+func ingestingAlready(s *model.Schema, id model.VersionID, tables []drift.Table, obs *model.Observed) *model.Version {
+	if obs == nil {
+		return nil
+	}
+	for _, t := range tables {
+		if len(t.Problems) > 0 {
+			return nil
+		}
+	}
+	for i := len(s.Versions) - 1; i >= 0; i-- {
+		w := &s.Versions[i]
+		if model.CompareVersions(w.ID.Version, id.Version) <= 0 {
+			break
+		}
+		var loc *model.ObservedSchema
+		for j := range obs.Schemas {
+			m := obs.Schemas[j].Marker
+			if m != nil && m.ID() == w.ID && m.Digest == w.Digest && m.Built() {
+				loc = &obs.Schemas[j]
+			}
+		}
+		if loc != nil && ingestsAll(w, loc, tables) {
+			return w
+		}
+	}
+	return nil
+}
+
+func ingestsAll(w *model.Version, loc *model.ObservedSchema, tables []drift.Table) bool {
+	for _, t := range tables {
+		var decl *model.Object
+		for k := range w.Objects {
+			if o := &w.Objects[k]; o.Kind == model.KindTable && o.Reference == t.Upstream {
+				decl = o
+			}
+		}
+		if decl == nil {
+			return false
+		}
+		var ob *model.ObservedObject
+		for k := range loc.Objects {
+			if loc.Objects[k].Name == decl.Name && loc.Objects[k].Marker != nil {
+				ob = &loc.Objects[k]
+			}
+		}
+		if ob == nil {
+			return false
+		}
+		have := map[string]bool{}
+		for _, c := range ob.Columns {
+			have[c.Name] = true
+		}
+		for _, c := range t.NewColumns {
+			if !have[c] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func find(des *model.Desired, id model.VersionID) (*model.Schema, *model.Version) {

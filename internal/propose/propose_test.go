@@ -72,6 +72,49 @@ func TestNextRoundTrips(t *testing.T) {
 	}
 }
 
+// TestNextPointsAtABuiltStagedVersion: after a rollback from v10 to v9,
+// drift on v9 is already ingested by v10, declared and built: the
+// proposal points at v10 rather than copying v9 into v11.
+func TestNextPointsAtABuiltStagedVersion(t *testing.T) {
+	des, err := desired.Load(fstest.MapFS{"m.yaml": {Data: []byte(manifests + `---
+apiVersion: mzsync.dev/v1alpha1
+kind: Version
+metadata: {name: v10}
+spec:
+  schema: app
+  tables:
+    - {name: t, source: pg, reference: public.t}
+  views:
+    - {name: mv, materialized: true, sql: "SELECT sum(a) AS total FROM t"}
+`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v10, _ := des.Schemas[0].Version("v10")
+	rep := &drift.Report{Tables: []drift.Table{{
+		Version: model.VersionID{Schema: "app", Version: "v9"}, Table: "t", Source: "pg",
+		Upstream: model.UpstreamRef{Schema: "public", Table: "t"}, Severity: drift.Behind, NewColumns: []string{"b"},
+	}}}
+	observed := func(cols ...string) *model.Observed {
+		var cs []model.Column
+		for i, c := range cols {
+			cs = append(cs, model.Column{Name: c, Position: i + 1})
+		}
+		return &model.Observed{Schemas: []model.ObservedSchema{{Name: "app_v10",
+			Marker:  &model.SchemaMarker{Schema: "app", Version: "v10", Digest: v10.Digest, State: model.StateBuilt, Live: 2},
+			Objects: []model.ObservedObject{{Name: "t", Kind: model.KindTable, Marker: &model.ObjectMarker{}, Columns: cs}}}}}
+	}
+	files := NextObserved(des, rep, observed("a", "b"))
+	if len(files) != 1 || !files[0].Existing || files[0].Version.Version != "v10" || files[0].Path != "" {
+		t.Fatalf("files = %+v, want a pointer at the built v10", files)
+	}
+	// v10 built before upstream added b does not ingest it: propose v11.
+	files = NextObserved(des, rep, observed("a"))
+	if len(files) != 1 || files[0].Existing || files[0].Version.Version != "v11" {
+		t.Fatalf("files = %+v, want a new v11", files)
+	}
+}
+
 func TestNextName(t *testing.T) {
 	s := &model.Schema{Versions: []model.Version{
 		{ID: model.VersionID{Version: "v1"}}, {ID: model.VersionID{Version: "v2"}}, {ID: model.VersionID{Version: "v3"}},

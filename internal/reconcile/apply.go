@@ -400,6 +400,26 @@ func waitAndCutOver(ctx context.Context, db DB, obs Observer, des *model.Desired
 			res.Schemas = append(res.Schemas, *r.res)
 		}
 	}()
+	if opts.SwapTogether {
+		// None changes if one cannot: a schema whose cutover failed to
+		// build or was refused holds back every other.
+		var cannot []string
+		for _, r := range runs {
+			for _, c := range r.changes {
+				if (r.res.Err != nil && (c.Op == OpSwap || c.Op == OpRename)) || (c.Op == OpBlocked && c.Kind == KindVersion) {
+					cannot = append(cannot, r.name)
+					break
+				}
+			}
+		}
+		if len(cannot) > 0 {
+			for _, r := range runs {
+				if r.waitFor != nil && r.res.Err == nil {
+					r.fail(fmt.Errorf("swap together: held back because schema %s cannot cut over", strings.Join(cannot, ", ")))
+				}
+			}
+		}
+	}
 	var waiting []*schemaRun
 	for _, r := range runs {
 		if r.waitFor != nil && r.res.Err == nil {

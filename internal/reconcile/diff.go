@@ -615,6 +615,8 @@ func diffSchema(ix *index, s *model.Schema, opts Options) []Change {
 		c := Change{Op: OpDrop, Kind: KindSchema, Target: name, Version: id, Destructive: true}
 		_, declared := s.Version(ver)
 		switch {
+		case !declared && !lc.everLive(ver):
+			c.Reason = fmt.Sprintf("%s is no longer declared and was never live", id)
 		case !declared:
 			c.Reason = fmt.Sprintf("%s is no longer declared and not among the %d version(s) retained", id, s.Retain)
 		case lc.everLive(ver):
@@ -622,7 +624,9 @@ func diffSchema(ix *index, s *model.Schema, opts Options) []Change {
 		default:
 			c.Reason = fmt.Sprintf("%s was never live and is older than the active %s", id, s.Active)
 		}
-		if why := dropBlocker(ix, loc, false); why != "" {
+		// A schema still building is mzsync's work area: leftovers of an
+		// interrupted pass in it never block its drop.
+		if why := dropBlocker(ix, loc, !lc.everLive(ver) && !loc.Marker.Built()); why != "" {
 			c = Change{Op: OpBlocked, Kind: KindSchema, Target: name, Version: id, Reason: "drop refused: " + why}
 		} else if !opts.AllowDrop && !s.Prune {
 			c = Change{Op: OpBlocked, Kind: KindSchema, Target: name, Version: id, Reason: c.Reason + "; drop needs --allow-drop or prune: true"}

@@ -501,6 +501,18 @@ func TestDiff(t *testing.T) {
 			want: []string{"comment schema app"},
 		},
 		{
+			name: "an abandoned build with a leftover of an interrupted pass is dropped, never blocked by it",
+			setup: func(c *simCatalog) {
+				c.deploy(fxDesired("v1", 1, fxV1()), Options{})
+				p, _ := Diff(c.obs, fxDesired("v1", 1, fxV1(), fxV3()), Options{})
+				c.apply(&Plan{Changes: p.Changes[:3]})
+				mustExec(c, `CREATE MATERIALIZED VIEW "app_v3"."matview" AS SELECT 1`)
+			},
+			des:  fxDesired("v1", 1, fxV1()),
+			opts: Options{AllowDrop: true},
+			want: []string{"drop schema app_v3"},
+		},
+		{
 			name:  "desired equals observed: empty plan",
 			setup: func(c *simCatalog) { c.deploy(fxDesired("v2", 1, fxV1(), fxV2(), fxV3()), Options{}) },
 			des:   fxDesired("v2", 1, fxV1(), fxV2(), fxV3()),
