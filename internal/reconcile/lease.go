@@ -617,6 +617,16 @@ func (f *fencedDB) Exec(ctx context.Context, sql string) error {
 			l.lose(fmt.Errorf("fencing check: %w", err))
 			return fmt.Errorf("%w: fencing check: %w", ErrLeaseLost, err)
 		}
+		if err != nil && ctx.Err() == nil {
+			// Refused for another reason (a 40001 from a concurrent
+			// takeover, say): say whether the lease is still ours.
+			if st, rerr := readLeaseState(ctx, f.db, l.opts.Now); rerr == nil {
+				if rec, _ := model.ParseLeaseComment(st.recordComment); rec.Token != l.token || !st.has(fence) {
+					l.lose(fmt.Errorf("fencing check: %w", err))
+					return fmt.Errorf("%w: fencing check: %w", ErrLeaseLost, err)
+				}
+			}
+		}
 		return err
 	}
 	// A lone statement commits on its own: a renewal may land just before
