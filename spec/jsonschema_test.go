@@ -40,7 +40,8 @@ func TestJSONSchemaCoversEveryField(t *testing.T) {
 	}
 	want := map[string][]string{
 		"SourceSpec":  {"cluster", "postgres", "schema", "upstream"},
-		"SchemaSpec":  {"active", "cluster", "prune", "readiness", "retain"},
+		"SchemaSpec":  {"active", "cluster", "grants", "prune", "readiness", "retain"},
+		"Grant":       {"privileges", "role"},
 		"VersionSpec": {"indexes", "schema", "tables", "views"},
 		"Table":       {"excludeColumns", "name", "reference", "source", "textColumns"},
 		"View":        {"cluster", "materialized", "name", "sql"},

@@ -29,7 +29,7 @@ type Metadata struct {
 // missing and never alters or drops it.
 type SourceSpec struct {
 	Schema   string         `json:"schema,omitempty" doc:"Materialize schema the source object lives in." default:"public"`
-	Cluster  string         `json:"cluster" required:"true" doc:"Cluster that runs the source's ingestion (IN CLUSTER)."`
+	Cluster  string         `json:"cluster,omitempty" doc:"Cluster that runs the source's ingestion (IN CLUSTER). Optional: without it Materialize puts the source on the active cluster of mzsync's session (the session variable cluster, quickstart by default)."`
 	Postgres PostgresSource `json:"postgres" required:"true" doc:"The PostgreSQL connection and publication to ingest."`
 	Upstream *Upstream      `json:"upstream,omitempty" doc:"How mzsync itself reads the upstream database to report drift."`
 }
@@ -54,7 +54,17 @@ type SchemaSpec struct {
 	Prune     *bool      `json:"prune,omitempty" doc:"Drop versions beyond retain without --allow-drop." default:"false"`
 	Cluster   string     `json:"cluster,omitempty" doc:"Default cluster for materialized views and indexes." default:"quickstart"`
 	Readiness *Readiness `json:"readiness,omitempty" doc:"When a built version counts as ready for cutover."`
+	Grants    []Grant    `json:"grants,omitempty" doc:"Privileges for consumer roles, given on every version when it is built, before its cutover, so consumers never lose access at the swap."`
 }
+
+// Grant gives a role privileges on every version of a schema.
+type Grant struct {
+	Role       string   `json:"role" required:"true" doc:"The consumer role (it must exist in Materialize)."`
+	Privileges []string `json:"privileges" required:"true" doc:"USAGE (on the version schema) and/or SELECT (on every table, view and materialized view of the version)."`
+}
+
+// GrantPrivileges are the privileges a Grant may give.
+var GrantPrivileges = []string{"USAGE", "SELECT"}
 
 // Readiness is the cutover gate of a schema.
 type Readiness struct {

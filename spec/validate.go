@@ -3,6 +3,7 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -123,6 +124,11 @@ func checkSchemaNames(ms []*Manifest, schemas map[string]*Manifest) []error {
 	for _, m := range ms {
 		if m.Version != nil && schemas[m.Version.Schema] != nil && CheckName(m.Metadata.Name) == nil {
 			claimName(m.Version.Schema+"_"+m.Metadata.Name, claim{m, "metadata.name", "version schema"})
+			if n := markerBound(m.Version.Schema, m.Metadata.Name); n > MaxCommentBytes {
+				l := &errList{m: m}
+				l.add("metadata.name", "the marker comment of version %s/%s would take %d bytes; Materialize allows %d: use shorter names", m.Version.Schema, m.Metadata.Name, n, MaxCommentBytes)
+				errs = append(errs, l.errs...)
+			}
 		}
 	}
 	for _, m := range ms {
@@ -145,8 +151,10 @@ func checkSource(l *errList, s *SourceSpec) {
 			l.add("spec.schema", "%v", err)
 		}
 	}
-	if err := checkRefName(s.Cluster); err != nil {
-		l.add("spec.cluster", "%v", err)
+	if s.Cluster != "" {
+		if err := checkRefName(s.Cluster); err != nil {
+			l.add("spec.cluster", "%v", err)
+		}
 	}
 	if _, _, err := ParseQualifiedName(s.Postgres.Connection, "x"); err != nil {
 		l.add("spec.postgres.connection", "%v", err)
@@ -165,6 +173,24 @@ func checkSource(l *errList, s *SourceSpec) {
 }
 
 func checkSchema(l *errList, s *SchemaSpec) {
+	seenRole := map[string]bool{}
+	for i, g := range s.Grants {
+		p := fmt.Sprintf("spec.grants[%d]", i)
+		if err := checkRefName(g.Role); err != nil {
+			l.add(p+".role", "%v", err)
+		} else if seenRole[g.Role] {
+			l.add(p+".role", "role %q is granted twice; list its privileges once", g.Role)
+		}
+		seenRole[g.Role] = true
+		if len(g.Privileges) == 0 {
+			l.add(p+".privileges", "required: list USAGE and/or SELECT")
+		}
+		for j, pr := range g.Privileges {
+			if !slices.Contains(GrantPrivileges, pr) {
+				l.add(fmt.Sprintf("%s.privileges[%d]", p, j), "%q is not a privilege mzsync grants: use USAGE (schema) or SELECT (its relations), in upper case", pr)
+			}
+		}
+	}
 	if err := CheckName(s.Active); err != nil {
 		l.add("spec.active", "%v", err)
 	}
@@ -267,6 +293,9 @@ func checkVersion(l *errList, name string, v *VersionSpec) {
 			l.add(p, "%v", err)
 			continue
 		}
+		if ReadsUnstable(vw.SQL) {
+			l.add(p, "reads mz_internal, which Materialize refuses in a view (\"cannot create view with unstable dependencies\"); read mz_catalog instead")
+		}
 		for _, r := range Relations(vw.SQL) {
 			if r == vw.Name {
 				l.add(p, "view %q reads itself", vw.Name)
@@ -288,6 +317,10 @@ func checkVersion(l *errList, name string, v *VersionSpec) {
 		if ix.Name != "" {
 			if err := CheckName(ix.Name); err != nil {
 				l.add(p+".name", "%v", err)
+			} else if len(ix.Columns) == 0 && ix.Name != ix.DefaultName() && relations[ix.On] {
+				// CREATE DEFAULT INDEX takes no name: Materialize calls it
+				// <on>_primary_idx (or _primary_idx1 when that is taken).
+				l.add(p+".name", "a default index (no columns) is always named %q by Materialize; remove name or list the key columns", ix.DefaultName())
 			}
 		} else if len(ix.DefaultName()) > MaxNameLen {
 			l.add(p+".name", "the default name %q is longer than %d bytes; set name", clip(ix.DefaultName()), MaxNameLen)
@@ -377,4 +410,31 @@ func ViewOrder(views []View) ([]int, error) {
 		}
 	}
 	return order, nil
+}
+
+// MaxCommentBytes is the longest comment Materialize accepts.
+const MaxCommentBytes = 1024
+
+// markerBound is an upper bound on the length of the marker comment
+// mzsync writes on a version schema (internal/model.SchemaMarker): prefix,
+// schema, version, a sha256 digest, the longest state word and a live
+// count. History entries are dropped to fit, so they do not count.
+func markerBound(schema, version string) int {
+	return len("mzsync:v1 schema= version= digest=sha256: state=building live=9999999999") + 64 + 3*len(schema) + 3*len(version)
+}
+
+// ReadsUnstable reports whether a query names the mz_internal schema,
+// which Materialize refuses as a view's dependency.
+func ReadsUnstable(sql string) bool {
+	toks, err := LexSQL(sql)
+	if err != nil {
+		return false
+	}
+	for i, t := range toks {
+		if (t.Kind == TokIdent || t.Kind == TokQuotedIdent) && t.Value == "mz_internal" &&
+			i+1 < len(toks) && toks[i+1].Kind == TokPunct && toks[i+1].Text == "." {
+			return true
+		}
+	}
+	return false
 }

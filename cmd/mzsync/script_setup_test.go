@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -56,12 +57,23 @@ func setupScript(e *testscript.Env) error {
 // scriptCmds are extra testscript commands:
 //
 //	mzsql SQL   runs SQL against $MZSYNC_MATERIALIZE and prints rows (tab-separated)
+//	mzsqlas ROLE SQL   the same, logged in as ROLE
 //	upsql SQL   the same against $PG_UPSTREAM_URL
 //	httpwait URL REGEXP   polls GET URL (up to 60s) until the body matches
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	"httpwait": httpWait,
 	"mzsql": func(ts *testscript.TestScript, neg bool, args []string) {
 		sqlCmd(ts, neg, ts.Getenv("MZSYNC_MATERIALIZE"), args)
+	},
+	// mzsqlas ROLE SQL... runs SQL on $MZSYNC_MATERIALIZE logged in as ROLE.
+	"mzsqlas": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) < 2 {
+			ts.Fatalf("usage: mzsqlas ROLE SQL...")
+		}
+		u, err := url.Parse(ts.Getenv("MZSYNC_MATERIALIZE"))
+		ts.Check(err)
+		u.User = url.User(args[0])
+		sqlCmd(ts, neg, u.String(), args[1:])
 	},
 	"upsql": func(ts *testscript.TestScript, neg bool, args []string) {
 		sqlCmd(ts, neg, ts.Getenv("PG_UPSTREAM_URL"), args)

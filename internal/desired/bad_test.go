@@ -90,7 +90,7 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		{"deep nesting", withFiles(map[string]string{"deep.yaml": strings.Repeat("[", 100000) + strings.Repeat("]", 100000)}), []string{"deep.yaml: document 1: invalid YAML: exceeded max depth"}},
 		{"document that is a list", withFiles(map[string]string{"list.yaml": "- a\n- b\n"}), []string{"list.yaml:1: document 1: a manifest document must be a mapping"}},
 		{"missing spec", withFiles(map[string]string{"x.yaml": "apiVersion: mzsync.dev/v1alpha1\nkind: Source\nmetadata: {name: p2}\n"}), []string{"x.yaml:1: document 1: spec: required"}},
-		{"missing required fields", withFiles(map[string]string{"x.yaml": "apiVersion: mzsync.dev/v1alpha1\nkind: Source\nmetadata: {name: p2}\nspec: {postgres: {}}\n"}), []string{"spec.cluster: required", "spec.postgres.connection: required", "spec.postgres.publication: required"}},
+		{"missing required fields", withFiles(map[string]string{"x.yaml": "apiVersion: mzsync.dev/v1alpha1\nkind: Source\nmetadata: {name: p2}\nspec: {postgres: {}}\n"}), []string{"spec.postgres.connection: required", "spec.postgres.publication: required"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

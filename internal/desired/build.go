@@ -90,6 +90,10 @@ func buildSchema(name string, s *spec.SchemaSpec) *model.Schema {
 			timeout = r.Timeout
 		}
 	}
+	for _, g := range s.Grants {
+		out.Grants = append(out.Grants, model.Grant{Role: g.Role, Privileges: sortedCopy(g.Privileges)})
+	}
+	sort.Slice(out.Grants, func(i, j int) bool { return out.Grants[i].Role < out.Grants[j].Role })
 	// Validate has parsed both.
 	out.Readiness.MaxLag, _ = time.ParseDuration(maxLag)
 	out.Readiness.Timeout, _ = time.ParseDuration(timeout)

@@ -250,3 +250,23 @@ func (a *applier) planOpts(t *testing.T, des *model.Desired, opts reconcile.Opti
 	}
 	return p
 }
+
+// close ends the applier's sessions. Tests that create many appliers on
+// one world close them, so mzemu's sessions (each holding a backing
+// connection) do not pile up until the test ends.
+func (a *applier) close() {
+	a.db.Close(context.Background())
+	a.lease.Close(context.Background())
+}
+
+// observeOnce reads the catalog on a session of its own, then closes it.
+func (w *world) observeOnce(t testing.TB) *model.Observed {
+	t.Helper()
+	a := w.applier()
+	defer a.close()
+	o, err := a.obs.Observe(context.Background())
+	if err != nil {
+		t.Fatalf("observe: %v", err)
+	}
+	return o
+}

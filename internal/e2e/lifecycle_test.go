@@ -123,3 +123,49 @@ func TestTypoFixedInTheSameVersion(t *testing.T) {
 		t.Fatalf("app_v2 = %+v: v2 is not among the last live versions and must be dropped", m)
 	}
 }
+
+// TestHandBuiltSchemaIsBlockedNotTouched: a schema built by hand the seed
+// guide's way holds the declared name. The plan is blocked (not "No
+// changes"), apply builds the version beside it, returns ErrBlocked naming
+// it, and never touches the hand-built objects.
+func TestHandBuiltSchemaIsBlockedNotTouched(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	// mzsync creates the source; the hand-built schema reads from it.
+	a := w.applier()
+	v1 := manifestsV1(t)
+	if _, err := a.apply(ctx, &model.Desired{Revision: "src", Sources: v1.Sources}, reconcile.ApplyOptions{}); err != nil {
+		t.Fatalf("create the source: %v", err)
+	}
+	for _, s := range []string{
+		`CREATE SCHEMA v1`,
+		`CREATE TABLE v1.t FROM SOURCE pg (REFERENCE public.t)`,
+		`CREATE MATERIALIZED VIEW v1.matview AS SELECT sum(a) AS total FROM v1.t`,
+		`ALTER SCHEMA v1 RENAME TO app`,
+	} {
+		if _, err := w.mz.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	p := a.plan(t, v1)
+	if !p.Blocked() {
+		t.Fatalf("plan over a hand-built app is not blocked: %+v", p.Changes)
+	}
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	_, err := a.apply(cctx, v1, reconcile.ApplyOptions{Wait: true, Timeout: 30 * time.Second})
+	var be *reconcile.BlockedError
+	if !errors.As(err, &be) || !strings.Contains(be.Error(), "schema app exists without mzsync's marker") {
+		t.Fatalf("apply: %v, want a BlockedError naming app", err)
+	}
+	if got := aliasVersion(t, w, "app"); got != "" {
+		t.Fatalf("the hand-built app now carries a marker of %s", got)
+	}
+	if got := w.total("app.matview"); got != 10 {
+		t.Fatalf("hand-built app.matview = %d, want 10", got)
+	}
+	var built bool
+	if err := w.mz.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM mz_schemas WHERE name = 'app_v1')`).Scan(&built); err != nil || !built {
+		t.Fatalf("app_v1 not built beside the hand-built schema (%v)", err)
+	}
+}

@@ -142,8 +142,17 @@ type Schema struct {
 	// Cluster is the default cluster for materialized views and indexes.
 	Cluster   string
 	Readiness Readiness
+	// Grants are given on every version when it is built, sorted by role.
+	Grants []Grant
 	// Versions are sorted by CompareVersions, oldest first.
 	Versions []Version
+}
+
+// Grant gives Role the Privileges (sorted; "USAGE" on the version schema,
+// "SELECT" on its relations) on every version of a schema.
+type Grant struct {
+	Role       string
+	Privileges []string
 }
 
 // Version returns the declared version with the given name.
@@ -315,6 +324,8 @@ type Replica struct {
 	ID     string
 	Name   string
 	Status string // e.g. "online", "offline"; empty when unknown
+	// OOMKills counts the replica's out-of-memory kills in the last day.
+	OOMKills int
 }
 
 // Dependency says Object reads Referenced (both IDs).

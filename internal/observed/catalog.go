@@ -106,6 +106,13 @@ const (
   FROM mz_internal.mz_wallclock_global_lag
  WHERE object_id LIKE 'u%' AND lag IS NOT NULL`
 
+	// Out-of-memory kills per replica over the last day: a cluster whose
+	// every replica keeps being killed cannot hydrate anything.
+	qOOMKills = `SELECT replica_id, count(*)::int8
+  FROM mz_internal.mz_cluster_replica_status_history
+ WHERE reason = 'oom-killed' AND occurred_at + INTERVAL '24 hours' > mz_now()
+ GROUP BY replica_id`
+
 	// Last in the batch: newer Materialize versions may not have it, and
 	// everything before it is read by then.
 	qReplicaStatuses = `SELECT replica_id, status FROM mz_internal.mz_cluster_replica_statuses`
@@ -137,6 +144,7 @@ type rawCatalog struct {
 	statuses        map[string][2]string // id -> status, error
 	hydrated        map[string]bool
 	lags            map[string]time.Duration
+	oomKills        map[string]int
 	replicaStatuses map[string]string
 }
 
@@ -166,6 +174,7 @@ func read(ctx context.Context, q Querier) (*model.Observed, error) {
 		statuses:        map[string][2]string{},
 		hydrated:        map[string]bool{},
 		lags:            map[string]time.Duration{},
+		oomKills:        map[string]int{},
 		replicaStatuses: map[string]string{},
 	}
 	steps := []struct {
@@ -295,6 +304,15 @@ func read(ctx context.Context, q Querier) (*model.Observed, error) {
 			if d, ok := intervalDuration(lag); ok {
 				raw.lags[id] = d
 			}
+			return nil
+		}},
+		{"replica OOM kills", qOOMKills, func(r pgx.Rows) error {
+			var id string
+			var n int64
+			if err := r.Scan(&id, &n); err != nil {
+				return err
+			}
+			raw.oomKills[id] = int(n)
 			return nil
 		}},
 	}
@@ -445,7 +463,7 @@ func assemble(raw *rawCatalog) *model.Observed {
 	for _, r := range raw.replicas {
 		if i, ok := clusterIdx[r.clusterID]; ok {
 			raw.clusters[i].Replicas = append(raw.clusters[i].Replicas,
-				model.Replica{ID: r.id, Name: r.name, Status: raw.replicaStatuses[r.id]})
+				model.Replica{ID: r.id, Name: r.name, Status: raw.replicaStatuses[r.id], OOMKills: raw.oomKills[r.id]})
 		}
 	}
 	for i := range raw.clusters {

@@ -218,7 +218,7 @@ func diffSources(ix *index, des *model.Desired) []Change {
 			out = append(out, Change{
 				Op: OpCreate, Kind: KindSource, Target: ref.String(), Objects: []model.Ref{ref},
 				SQL:    []string{sqlCreateSource(s), sqlCommentSource(s)},
-				Reason: "declared source does not exist",
+				Reason: sourceCreateReason(s),
 			})
 		case o.Marker == nil:
 			out = append(out, Change{
@@ -736,6 +736,9 @@ func diffVersion(ix *index, lc *lifecycle, s *model.Schema, v *model.Version, i,
 		}
 	}
 	if needBuilt && !broken {
+		if g, ok := grantChange(s, v, locName); ok {
+			changes = append(changes, g)
+		}
 		changes = append(changes, Change{Op: OpComment, Kind: KindSchema, Target: locName, Version: v.ID,
 			SQL:    []string{sqlCommentSchema(locName, marker(model.StateBuilt))},
 			Reason: fmt.Sprintf("record that %s is built (the last step of its build)", v.ID)})
@@ -796,4 +799,13 @@ func dropBlocker(ix *index, s *model.ObservedSchema, anyUnowned bool) string {
 		why = append(why, "holds objects mzsync does not own: "+strings.Join(unowned, ", "))
 	}
 	return strings.Join(why, "; ")
+}
+
+// sourceCreateReason says why a source is created and, when the manifest
+// names no cluster, where Materialize will put it.
+func sourceCreateReason(s *model.Source) string {
+	if s.Cluster == "" {
+		return "declared source does not exist; no cluster declared, so it runs on the active cluster of mzsync's session (session variable cluster, default quickstart)"
+	}
+	return "declared source does not exist"
 }

@@ -112,13 +112,19 @@ func readiness(ix *index, v *model.Version, schema *model.Schema) VersionReadine
 			if !ob.Hydrated {
 				why = append(why, "not hydrated")
 			}
-			if maxLag > 0 {
-				switch {
-				case ob.Lag == nil:
-					why = append(why, "lag unknown")
-				case *ob.Lag > maxLag:
-					why = append(why, fmt.Sprintf("lag %s > %s", *ob.Lag, maxLag))
+			// The lag model: Materialize reports the maximum lag of the
+			// last closed one-minute bucket, in whole seconds, and NULL
+			// while the object was unreadable in it, so for a minute or
+			// two after hydration. Unknown is not ready. maxLag 0 means no
+			// lag gate at all.
+			switch {
+			case maxLag <= 0:
+			case ob.Lag == nil:
+				if ob.Hydrated {
+					why = append(why, "lag unknown (Materialize reports lag once a full minute after hydration has passed)")
 				}
+			case ob.Lag.Truncate(time.Second) > maxLag.Truncate(time.Second):
+				why = append(why, fmt.Sprintf("lag %s > %s", ob.Lag.Truncate(time.Second), maxLag.Truncate(time.Second)))
 			}
 		}
 		if len(why) == 0 {
@@ -128,28 +134,46 @@ func readiness(ix *index, v *model.Version, schema *model.Schema) VersionReadine
 		r.Pending = append(r.Pending, Pending{Target: loc.Name + "." + o.Name, Kind: string(o.Kind), Reasons: why})
 	}
 	for _, c := range slices.Sorted(maps.Keys(clusters)) {
-		if !clusterHealthy(ix.obs, c) {
-			r.Pending = append(r.Pending, Pending{Target: "cluster " + c, Kind: "cluster",
-				Reasons: []string{fmt.Sprintf("cluster %s has no healthy replica", c)}})
+		if why := clusterProblem(ix.obs, c); why != "" {
+			r.Pending = append(r.Pending, Pending{Target: "cluster " + c, Kind: "cluster", Reasons: []string{why}})
 		}
 	}
 	r.Ready = len(r.Pending) == 0
 	return r
 }
 
-// clusterHealthy reports whether the cluster has a replica that is online,
-// or whose status the catalog does not report (older Materialize): then
-// hydration is the evidence that it computes.
-func clusterHealthy(obs *model.Observed, name string) bool {
+// oomLimit is how many out-of-memory kills in the last day make a replica
+// count as unhealthy.
+const oomLimit = 3
+
+// clusterProblem says why a cluster cannot serve a version, or "" when it
+// can: it has no replica; every replica was OOM-killed oomLimit or more
+// times in the last day; or no replica is online (a replica whose status
+// the catalog does not report counts as online: hydration is then the
+// evidence that it computes).
+func clusterProblem(obs *model.Observed, name string) string {
 	for _, c := range obs.Clusters {
 		if c.Name != name {
 			continue
 		}
+		if len(c.Replicas) == 0 {
+			return fmt.Sprintf("cluster %s has no replica", name)
+		}
+		oom := 0
 		for _, r := range c.Replicas {
-			if r.Status == "online" || r.Status == "" {
-				return true
+			if r.OOMKills >= oomLimit {
+				oom++
 			}
 		}
+		if oom == len(c.Replicas) {
+			return fmt.Sprintf("cluster %s is unhealthy: every replica was OOM-killed %d or more times in the last day", name, oomLimit)
+		}
+		for _, r := range c.Replicas {
+			if (r.Status == "online" || r.Status == "") && r.OOMKills < oomLimit {
+				return ""
+			}
+		}
+		return fmt.Sprintf("cluster %s has no healthy replica", name)
 	}
-	return false
+	return fmt.Sprintf("cluster %s does not exist", name)
 }

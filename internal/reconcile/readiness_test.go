@@ -79,7 +79,7 @@ func TestReadiness(t *testing.T) {
 			},
 			want: VersionReadiness{Version: v.ID, Schema: "app", ReadyObjects: 1, Total: 3, Pending: []Pending{
 				{Target: "app.t", Kind: "table", Reasons: []string{"status unknown"}},
-				{Target: "app.matview", Kind: "materialized-view", Reasons: []string{"lag unknown"}},
+				{Target: "app.matview", Kind: "materialized-view", Reasons: []string{"lag unknown (Materialize reports lag once a full minute after hydration has passed)"}},
 			}},
 		},
 		{
@@ -148,5 +148,54 @@ func TestWaitOmittedOnlyWhenReady(t *testing.T) {
 	p, _ = Diff(c.obs, des, Options{})
 	if diff := cmp.Diff([]string{"swap schema app/v2", "comment schema app"}, lines(p)); diff != "" {
 		t.Errorf("ready (-want +got):\n%s", diff)
+	}
+}
+
+// TestReadinessLagModelAndClusterHealth: lag is compared in whole
+// seconds, as Materialize reports it; a cluster with no replica, or whose
+// every replica was OOM-killed three or more times in the last day, is
+// unhealthy with that reason.
+func TestReadinessLagModelAndClusterHealth(t *testing.T) {
+	des := fxDesired("v1", 0, fxV1())
+	s := des.Schemas[0]
+	s.Readiness.MaxLag = 1500 * time.Millisecond // compared as 1s
+	dur := func(d time.Duration) *time.Duration { return &d }
+	reasons := func(mutate func(c *simCatalog)) []string {
+		c := newSimCatalog(t).deploy(des, Options{})
+		mutate(c)
+		var out []string
+		for _, p := range Readiness(c.obs, &s.Versions[0], &s).Pending {
+			out = append(out, p.Target+": "+p.Reasons[0])
+		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		mutate func(c *simCatalog)
+		want   []string
+	}{
+		{"1s of lag under a 1.5s bound is ready", func(c *simCatalog) { c.object("app", "matview").Lag = dur(time.Second) }, nil},
+		{"2s of lag is over it", func(c *simCatalog) { c.object("app", "matview").Lag = dur(2 * time.Second) },
+			[]string{"app.matview: lag 2s > 1s"}},
+		{"NULL lag after hydration is unknown, not ready", func(c *simCatalog) { c.object("app", "matview").Lag = nil },
+			[]string{"app.matview: lag unknown (Materialize reports lag once a full minute after hydration has passed)"}},
+		{"a cluster without replicas", func(c *simCatalog) { c.obs.Clusters[0].Replicas = nil },
+			[]string{"cluster compute: cluster compute has no replica"}},
+		{"every replica OOM-killed 3 times", func(c *simCatalog) {
+			c.obs.Clusters[0].Replicas = []model.Replica{{ID: "r1", Name: "r1", Status: "online", OOMKills: 3}, {ID: "r2", Name: "r2", Status: "online", OOMKills: 5}}
+		}, []string{"cluster compute: cluster compute is unhealthy: every replica was OOM-killed 3 or more times in the last day"}},
+		{"one replica still healthy", func(c *simCatalog) {
+			c.obs.Clusters[0].Replicas = []model.Replica{{ID: "r1", Name: "r1", Status: "online", OOMKills: 3}, {ID: "r2", Name: "r2", Status: "online", OOMKills: 2}}
+		}, nil},
+		{"the only healthy-by-OOM replica is offline", func(c *simCatalog) {
+			c.obs.Clusters[0].Replicas = []model.Replica{{ID: "r1", Name: "r1", Status: "online", OOMKills: 3}, {ID: "r2", Name: "r2", Status: "offline"}}
+		}, []string{"cluster compute: cluster compute has no healthy replica"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, reasons(tc.mutate)); diff != "" {
+				t.Errorf("pending (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

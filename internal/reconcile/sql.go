@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/mzsync/mzsync/internal/model"
@@ -104,4 +105,38 @@ func sqlDropSchema(name string) string {
 // it fails rather than take anything that depends on the object along.
 func sqlDropObject(kind model.Kind, ref model.Ref) string {
 	return "DROP " + kind.SQLName() + " " + ref.Quoted() + " RESTRICT"
+}
+
+// KindGrant is the kind of the change that gives a version's grants.
+const KindGrant = "grant"
+
+// grantChange gives the schema's declared grants on version v, built in
+// locName: USAGE on the version schema, SELECT on each of its tables,
+// views and materialized views. It runs as part of the build, before the
+// version is recorded built and long before its cutover, so a consumer
+// that can read the alias can read the version that replaces it at the
+// swap. ok is false when the schema declares no grants.
+func grantChange(s *model.Schema, v *model.Version, locName string) (Change, bool) {
+	if len(s.Grants) == 0 {
+		return Change{}, false
+	}
+	var sql []string
+	var roles []string
+	for _, g := range s.Grants {
+		roles = append(roles, g.Role)
+		for _, p := range g.Privileges {
+			switch p {
+			case "USAGE":
+				sql = append(sql, "GRANT USAGE ON SCHEMA "+model.QuoteIdent(locName)+" TO "+model.QuoteIdent(g.Role))
+			case "SELECT":
+				for _, o := range v.Objects {
+					if o.Kind == model.KindTable || o.Kind == model.KindView || o.Kind == model.KindMaterializedView {
+						sql = append(sql, "GRANT SELECT ON TABLE "+model.Ref{Schema: locName, Name: o.Name}.Quoted()+" TO "+model.QuoteIdent(g.Role))
+					}
+				}
+			}
+		}
+	}
+	return Change{Op: OpCreate, Kind: KindGrant, Target: locName, Version: v.ID, SQL: sql,
+		Reason: fmt.Sprintf("grants of schema %s on %s for %s, before its cutover", s.Name, v.ID, strings.Join(roles, ", "))}, true
 }
