@@ -50,6 +50,8 @@ type Server struct {
 	// ddlMu serializes this process's catalog changes; the advisory lock
 	// ddlLockKey and mzemu_meta.revision do it across processes.
 	ddlMu sync.Mutex
+	// catalogLog records committed catalog changes (catalog_log.go).
+	catalogLog catalogLog
 	// schemaNames are the backing database's schemas as of the last
 	// catalog change (nil: unknown), for error translation.
 	schemaNames atomic.Pointer[map[string]bool]
