@@ -27,6 +27,7 @@ type config struct {
 	embedded              bool
 	hydrationDelay        time.Duration
 	revalidateInterval    time.Duration
+	lagBucket             time.Duration
 	failPattern, failCode string
 	failNth, dropAfter    int
 	ddlConflictRate       float64
@@ -41,6 +42,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.backing, "backing", os.Getenv("MZEMU_BACKING"), "URL of the PostgreSQL database mzemu owns (superuser)")
 	fs.BoolVar(&c.embedded, "embedded", false, "start a throwaway PostgreSQL with a backing and an upstream database")
 	fs.DurationVar(&c.hydrationDelay, "hydration-delay", 0, "time a new source table snapshot or MV/index hydration takes (tests hold and release instead: SELECT mzemu_control('hold', ...))")
+	fs.DurationVar(&c.lagBucket, "lag-bucket", time.Minute, "length of a wallclock-lag bucket (negative: only on SELECT mzemu_control('close_lag_bucket'))")
 	fs.DurationVar(&c.revalidateInterval, "revalidate-interval", 15*time.Second, "how often upstream schemas are re-validated (negative: only on SELECT mzemu_control('revalidate'))")
 	fs.StringVar(&c.failPattern, "fail-statement", "", "fault: fail a statement whose text matches this regular expression")
 	fs.IntVar(&c.failNth, "fail-nth", 1, "fault: which matching statement fails (1-based)")
@@ -101,7 +103,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger, stdout io.Writer) e
 		backing, upstream = cluster.URL("mzemu_backing"), cluster.URL("upstream")
 	}
 	srv, err := mzemu.Start(ctx, mzemu.Options{BackingURL: backing, Listen: c.listen, HydrationDelay: c.hydrationDelay,
-		RevalidateInterval: c.revalidateInterval, Logger: log})
+		RevalidateInterval: c.revalidateInterval, LagBucket: c.lagBucket, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mzsync/mzsync/internal/model"
 	"github.com/mzsync/mzsync/internal/reconcile"
 )
 
@@ -25,7 +24,7 @@ func runApply(ctx context.Context, e *env, args []string) int {
 	src.register(fs)
 	mz.register(fs)
 	wait := fs.Bool("wait", false, "wait until new versions are ready and cut over in this run")
-	timeout := fs.Duration("timeout", 0, "with --wait: give up after this long (exit 3); default: the schema's readiness.timeout")
+	timeout := fs.Duration("timeout", 0, "with --wait: give up after this long (exit 3); default: the schema's readiness.timeout. Transient errors (lost connection, 40001, server restarting) are retried for this long (default 1m)")
 	allowDrop := fs.Bool("allow-drop", false, "drop retired versions beyond retention (only when nothing outside depends on them)")
 	dryRun := fs.Bool("dry-run", false, "print the statements apply would send, and send none")
 	fingerprint := fs.String("plan-fingerprint", "", "refuse to apply unless the catalog still has this fingerprint (from plan --format json)")
@@ -47,6 +46,7 @@ func runApply(ctx context.Context, e *env, args []string) int {
 		Diff:         reconcile.Options{AllowDrop: *allowDrop},
 		Wait:         *wait,
 		Timeout:      *timeout,
+		RetryFor:     *timeout,
 		DryRun:       *dryRun,
 		Fingerprint:  *fingerprint,
 		SwapTogether: *swapTogether,
@@ -54,10 +54,21 @@ func runApply(ctx context.Context, e *env, args []string) int {
 		Progress:     progressPrinter(e.stderr),
 	}
 
+	db := mz.db("apply to Materialize")
+	defer db.Close(context.Background())
+	var leaseDB *reconcile.PgxDB
+	if !*dryRun {
+		leaseDB = mz.db("hold the apply lease")
+		defer leaseDB.Close(context.Background())
+	}
+	pres, err := reconcile.LeasedPass(ctx, db, observerFor(db, nil, e), des, reconcile.PassOptions{
+		Apply:    opts,
+		Lease:    reconcile.LeaseOptions{TTL: *leaseTTL, Log: e.log},
+		LeaseDB:  leaseDB,
+		LockWait: *lockWait,
+	})
+	res := pres.Apply
 	if *dryRun {
-		db := mz.db("plan against Materialize")
-		defer db.Close(context.Background())
-		res, err := reconcile.Apply(ctx, db, observerFor(db, nil, e), des, opts)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "mzsync apply: %v\n", err)
 			return exitError
@@ -65,8 +76,6 @@ func runApply(ctx context.Context, e *env, args []string) int {
 		printStatements(e.stdout, res.Plan)
 		return exitOK
 	}
-
-	res, runCtx, err := applyWithLease(ctx, e, &mz, des, opts, reconcile.LeaseOptions{TTL: *leaseTTL, Wait: *lockWait > 0, Log: e.log}, *lockWait)
 	if res != nil && res.Plan != nil {
 		printApplyResult(e.stdout, res)
 	}
@@ -80,9 +89,6 @@ func runApply(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "mzsync apply: %v\n", err)
 		return exitTimeout
 	default:
-		if runCtx != nil && errors.Is(context.Cause(runCtx), reconcile.ErrLeaseLost) {
-			err = fmt.Errorf("%w (apply lease lost)", err)
-		}
 		fmt.Fprintf(e.stderr, "mzsync apply: %v\n", err)
 		return exitError
 	}
@@ -199,32 +205,4 @@ func progressPrinter(w io.Writer) func(reconcile.WaitProgress) {
 			last = line
 		}
 	}
-}
-
-// applyWithLease runs one apply pass under the apply lease: it takes the
-// lease (waiting up to lockWait when positive), keeps it alive while the
-// pass runs, and releases it. The returned context is the one the pass ran
-// under; its cause says whether the lease was lost. The daemon reuses it.
-func applyWithLease(ctx context.Context, e *env, mz *mzFlags, des *model.Desired, opts reconcile.ApplyOptions, lopts reconcile.LeaseOptions, lockWait time.Duration) (*reconcile.ApplyResult, context.Context, error) {
-	leaseDB := mz.db("hold the apply lease")
-	defer leaseDB.Close(context.Background())
-	lctx := ctx
-	if lockWait > 0 {
-		var cancel context.CancelFunc
-		lctx, cancel = context.WithTimeout(ctx, lockWait)
-		defer cancel()
-	}
-	lease, err := reconcile.AcquireLease(lctx, leaseDB, lopts)
-	if err != nil {
-		return nil, nil, err
-	}
-	db := mz.db("apply to Materialize")
-	defer db.Close(context.Background())
-	runCtx, stop := lease.KeepAlive(ctx)
-	res, err := reconcile.Apply(runCtx, db, observerFor(db, nil, e), des, opts)
-	stop()
-	if rerr := lease.Release(context.Background()); rerr != nil {
-		e.log.Warn("release apply lease", "err", rerr)
-	}
-	return res, runCtx, err
 }

@@ -61,6 +61,10 @@ type Config struct {
 	Source desired.Source
 	// Pass converges the catalog once.
 	Pass PassFunc
+	// Guard, when set, may refuse a desired state before its pass (see
+	// RevisionGuard); fetchFailed says the source could not be reached and
+	// des is its last good snapshot. A refused pass is stalled.
+	Guard func(ctx context.Context, des *model.Desired, fetchFailed bool) error
 	// Interval is the time between passes when all is well, and the cap of
 	// the retry backoff. Default 1m.
 	Interval time.Duration
@@ -271,6 +275,15 @@ func (d *Daemon) Reconcile(ctx context.Context) time.Duration {
 			reason = ReasonEmptyManifests
 		}
 		return d.finish(rec, ResultStalled, reason, fmt.Errorf("load revision %s: %w", snap.Revision, err), Outcome{}, false)
+	}
+
+	if d.cfg.Guard != nil {
+		if err := d.cfg.Guard(ctx, des, fetchErr != nil); err != nil {
+			if parent.Err() != nil {
+				return 0
+			}
+			return d.finish(rec, ResultStalled, ReasonOlderRevision, err, Outcome{}, false)
+		}
 	}
 
 	out, passErr := d.cfg.Pass(ctx, des)

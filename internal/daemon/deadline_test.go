@@ -65,7 +65,7 @@ func TestHealthzTurnsUnhealthyWhenPassesStop(t *testing.T) {
 	if d.cfg.UnhealthyAfter != 3*time.Minute {
 		t.Fatalf("default UnhealthyAfter %s, want 3 intervals", d.cfg.UnhealthyAfter)
 	}
-	h := d.Handler(nil)
+	h := d.Handler(HTTPConfig{})
 	health := func() (int, string) { return do(t, h, http.MethodGet, "/healthz", nil, "") }
 	if code, _ := health(); code != http.StatusOK {
 		t.Fatalf("/healthz at start = %d", code)

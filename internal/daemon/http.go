@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -17,6 +18,18 @@ import (
 // maxWebhookBody bounds a webhook payload; GitHub caps theirs at 25 MB but
 // push payloads are far smaller, and mzsync reads none of it.
 const maxWebhookBody = 1 << 20
+
+// HTTPConfig holds the secrets of the daemon's HTTP surface. Each is
+// optional; an endpoint whose secret is missing answers 404.
+type HTTPConfig struct {
+	// WebhookSecret authenticates POST /webhook: a GitHub HMAC signature
+	// of the body, or a GitLab token.
+	WebhookSecret []byte
+	// AdminToken authenticates POST /suspend and /resume, as
+	// "Authorization: Bearer <token>" and nothing else: a webhook
+	// signature, valid or not, never suspends the daemon.
+	AdminToken []byte
+}
 
 // Handler returns the daemon's HTTP surface:
 //
@@ -27,9 +40,10 @@ const maxWebhookBody = 1 << 20
 //	POST /webhook  trigger a pass (GitHub or GitLab push hook), 202
 //	POST /suspend  stop passes; POST /resume  start them again
 //
-// webhookSecret authenticates /webhook, /suspend and /resume. Without it
-// those endpoints answer 404: they are never open.
-func (d *Daemon) Handler(webhookSecret []byte) http.Handler {
+// /webhook refuses a delivery whose ID (X-GitHub-Delivery,
+// X-Gitlab-Event-UUID) or, for GitHub, whose signed body it has seen
+// before (409), so a captured delivery cannot be replayed.
+func (d *Daemon) Handler(cfg HTTPConfig) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", d.serveStatus)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{Registry: d.metrics.reg}))
@@ -47,38 +61,9 @@ func (d *Daemon) Handler(webhookSecret []byte) http.Handler {
 		}
 		io.WriteString(w, "ok\n")
 	})
-	secret := append([]byte(nil), webhookSecret...)
-	mux.Handle("POST /webhook", authenticated(secret, func(w http.ResponseWriter, r *http.Request) {
-		d.Trigger("webhook")
-		w.WriteHeader(http.StatusAccepted)
-		io.WriteString(w, "pass requested\n")
-	}))
-	mux.Handle("POST /suspend", authenticated(secret, func(w http.ResponseWriter, r *http.Request) {
-		d.Suspend()
-		io.WriteString(w, "suspended\n")
-	}))
-	mux.Handle("POST /resume", authenticated(secret, func(w http.ResponseWriter, r *http.Request) {
-		d.Resume()
-		w.WriteHeader(http.StatusAccepted)
-		io.WriteString(w, "resumed; pass requested\n")
-	}))
-	return mux
-}
-
-func (d *Daemon) serveStatus(w http.ResponseWriter, r *http.Request) {
-	b, err := json.MarshalIndent(d.Status(), "", "  ")
-	if err != nil {
-		http.Error(w, "encode status", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(append(b, '\n'))
-}
-
-// authenticated wraps next with webhook authentication: 404 without a
-// secret, 401 unless the request proves it knows the secret.
-func authenticated(secret []byte, next http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	secret := append([]byte(nil), cfg.WebhookSecret...)
+	seen := newReplayGuard(4096)
+	mux.HandleFunc("POST /webhook", func(w http.ResponseWriter, r *http.Request) {
 		if len(secret) == 0 {
 			http.NotFound(w, r)
 			return
@@ -97,15 +82,63 @@ func authenticated(secret []byte, next http.HandlerFunc) http.Handler {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
+		keys := deliveryKeys(r.Header)
+		if len(keys) == 0 {
+			http.Error(w, "missing delivery ID (X-GitHub-Delivery or X-Gitlab-Event-UUID)", http.StatusBadRequest)
+			return
+		}
+		if !seen.admit(keys) {
+			http.Error(w, "delivery already seen: replay refused", http.StatusConflict)
+			return
+		}
+		d.Trigger("webhook")
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, "pass requested\n")
+	})
+	token := append([]byte(nil), cfg.AdminToken...)
+	mux.Handle("POST /suspend", bearer(token, func(w http.ResponseWriter, r *http.Request) {
+		d.Suspend()
+		io.WriteString(w, "suspended\n")
+	}))
+	mux.Handle("POST /resume", bearer(token, func(w http.ResponseWriter, r *http.Request) {
+		d.Resume()
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, "resumed; pass requested\n")
+	}))
+	return mux
+}
+
+func (d *Daemon) serveStatus(w http.ResponseWriter, r *http.Request) {
+	b, err := json.MarshalIndent(d.Status(), "", "  ")
+	if err != nil {
+		http.Error(w, "encode status", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(append(b, '\n'))
+}
+
+// bearer wraps next with bearer-token authentication: 404 without a
+// token, 401 unless the request carries "Authorization: Bearer <token>".
+func bearer(token []byte, next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(token) == 0 {
+			http.NotFound(w, r)
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || got == "" || !equalSecret(got, token) {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
 		next(w, r)
 	})
 }
 
-// VerifyWebhook reports whether a request proves knowledge of secret, by
-// one of:
+// VerifyWebhook reports whether a webhook delivery proves knowledge of
+// secret, by one of:
 //   - GitHub: X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>;
-//   - GitLab: X-Gitlab-Token: <secret>;
-//   - anything else: Authorization: Bearer <secret>.
+//   - GitLab: X-Gitlab-Token: <secret>.
 //
 // Comparisons are constant-time. When a GitHub signature is present it
 // alone decides.
@@ -129,10 +162,58 @@ func VerifyWebhook(secret []byte, h http.Header, body []byte) bool {
 	if tok := h.Get("X-Gitlab-Token"); tok != "" {
 		return equalSecret(tok, secret)
 	}
-	if tok, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer "); ok && tok != "" {
-		return equalSecret(tok, secret)
-	}
 	return false
+}
+
+// deliveryKeys are the replay keys of an authenticated delivery: its
+// delivery ID, and for GitHub its signature (the signed body), so a
+// captured body replayed under a fresh ID is refused too.
+func deliveryKeys(h http.Header) []string {
+	var keys []string
+	if id := h.Get("X-GitHub-Delivery"); id != "" {
+		keys = append(keys, "github-delivery:"+id)
+	}
+	if id := h.Get("X-Gitlab-Event-UUID"); id != "" {
+		keys = append(keys, "gitlab-event:"+id)
+	}
+	if len(keys) > 0 {
+		if sig := h.Get("X-Hub-Signature-256"); sig != "" {
+			keys = append(keys, "github-signature:"+sig)
+		}
+	}
+	return keys
+}
+
+// replayGuard remembers the last n delivery keys.
+type replayGuard struct {
+	mu    sync.Mutex
+	n     int
+	seen  map[string]struct{}
+	order []string
+}
+
+func newReplayGuard(n int) *replayGuard {
+	return &replayGuard{n: n, seen: map[string]struct{}{}}
+}
+
+// admit records keys and reports whether none was seen before.
+func (g *replayGuard) admit(keys []string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, k := range keys {
+		if _, ok := g.seen[k]; ok {
+			return false
+		}
+	}
+	for _, k := range keys {
+		g.seen[k] = struct{}{}
+		g.order = append(g.order, k)
+	}
+	for len(g.order) > g.n {
+		delete(g.seen, g.order[0])
+		g.order = g.order[1:]
+	}
+	return true
 }
 
 // equalSecret compares digests so neither content nor length leaks

@@ -52,7 +52,7 @@ func TestWebhook(t *testing.T) {
 		wantCode    int
 		wantTrigger bool
 	}{
-		{name: "github signature accepted", secret: secret, hdr: map[string]string{"X-Hub-Signature-256": githubSig(secret, payload), "X-GitHub-Event": "push"},
+		{name: "github signature accepted", secret: secret, hdr: map[string]string{"X-Hub-Signature-256": githubSig(secret, payload), "X-GitHub-Event": "push", "X-GitHub-Delivery": "d-1"},
 			body: payload, wantCode: http.StatusAccepted, wantTrigger: true},
 		{name: "github signature of another body rejected", secret: secret, hdr: map[string]string{"X-Hub-Signature-256": githubSig(secret, payload)},
 			body: payload + " ", wantCode: http.StatusUnauthorized},
@@ -65,12 +65,14 @@ func TestWebhook(t *testing.T) {
 		{name: "bad github signature is not rescued by a gitlab token", secret: secret,
 			hdr:  map[string]string{"X-Hub-Signature-256": "sha256=00", "X-Gitlab-Token": secret},
 			body: payload, wantCode: http.StatusUnauthorized},
-		{name: "gitlab token accepted", secret: secret, hdr: map[string]string{"X-Gitlab-Token": secret, "X-Gitlab-Event": "Push Hook"},
+		{name: "gitlab token accepted", secret: secret, hdr: map[string]string{"X-Gitlab-Token": secret, "X-Gitlab-Event": "Push Hook", "X-Gitlab-Event-UUID": "u-1"},
 			body: payload, wantCode: http.StatusAccepted, wantTrigger: true},
 		{name: "gitlab wrong token rejected", secret: secret, hdr: map[string]string{"X-Gitlab-Token": secret + "x"},
 			body: payload, wantCode: http.StatusUnauthorized},
-		{name: "bearer token accepted", secret: secret, hdr: map[string]string{"Authorization": "Bearer " + secret},
-			body: "", wantCode: http.StatusAccepted, wantTrigger: true},
+		{name: "bearer token is not a webhook credential", secret: secret, hdr: map[string]string{"Authorization": "Bearer " + secret, "X-GitHub-Delivery": "d-2"},
+			body: "", wantCode: http.StatusUnauthorized},
+		{name: "signed delivery without a delivery ID refused", secret: secret, hdr: map[string]string{"X-Hub-Signature-256": githubSig(secret, payload)},
+			body: payload, wantCode: http.StatusBadRequest},
 		{name: "no credentials rejected", secret: secret, body: payload, wantCode: http.StatusUnauthorized},
 		{name: "payload too large rejected", secret: secret, hdr: map[string]string{"X-Gitlab-Token": secret},
 			body: strings.Repeat("x", maxWebhookBody+1), wantCode: http.StatusRequestEntityTooLarge},
@@ -88,7 +90,7 @@ func TestWebhook(t *testing.T) {
 			if method == "" {
 				method = http.MethodPost
 			}
-			code, _ := do(t, d.Handler([]byte(tc.secret)), method, "/webhook", tc.hdr, tc.body)
+			code, _ := do(t, d.Handler(HTTPConfig{WebhookSecret: []byte(tc.secret)}), method, "/webhook", tc.hdr, tc.body)
 			if code != tc.wantCode {
 				t.Errorf("code = %d, want %d", code, tc.wantCode)
 			}
@@ -99,14 +101,27 @@ func TestWebhook(t *testing.T) {
 	}
 }
 
-// TestSuspendResumeHTTP proves suspend and resume need the secret and
-// take effect.
+// TestSuspendResumeHTTP proves suspend and resume need the admin bearer
+// token, take effect, and refuse the webhook's credentials: a captured
+// GitHub delivery (body and valid signature) replayed to /suspend does
+// not suspend the daemon.
 func TestSuspendResumeHTTP(t *testing.T) {
+	const admin = "adm1n-token"
 	d, _, _ := newTestDaemon(t)
-	h := d.Handler([]byte(secret))
-	auth := map[string]string{"Authorization": "Bearer " + secret}
-	if code, _ := do(t, h, http.MethodPost, "/suspend", nil, ""); code != http.StatusUnauthorized {
-		t.Fatalf("unauthenticated suspend = %d, want 401", code)
+	h := d.Handler(HTTPConfig{WebhookSecret: []byte(secret), AdminToken: []byte(admin)})
+	auth := map[string]string{"Authorization": "Bearer " + admin}
+	const payload = `{"ref":"refs/heads/main"}`
+	captured := map[string]string{"X-Hub-Signature-256": githubSig(secret, payload), "X-GitHub-Delivery": "d-9", "X-GitHub-Event": "push"}
+	for name, hdr := range map[string]map[string]string{
+		"no credentials":             nil,
+		"replayed github delivery":   captured,
+		"gitlab token of the hook":   {"X-Gitlab-Token": secret},
+		"bearer of the hook secret":  {"Authorization": "Bearer " + secret},
+		"admin token without bearer": {"Authorization": admin},
+	} {
+		if code, _ := do(t, h, http.MethodPost, "/suspend", hdr, payload); code != http.StatusUnauthorized || d.Status().Suspended {
+			t.Fatalf("%s: suspend = %d (suspended=%v), want 401", name, code, d.Status().Suspended)
+		}
 	}
 	if code, _ := do(t, h, http.MethodPost, "/suspend", auth, ""); code != http.StatusOK || !d.Status().Suspended {
 		t.Fatalf("suspend = %d, suspended=%v", code, d.Status().Suspended)
@@ -114,8 +129,43 @@ func TestSuspendResumeHTTP(t *testing.T) {
 	if code, _ := do(t, h, http.MethodPost, "/resume", auth, ""); code != http.StatusAccepted || d.Status().Suspended {
 		t.Fatalf("resume = %d, suspended=%v", code, d.Status().Suspended)
 	}
-	if code, _ := do(t, d.Handler(nil), http.MethodPost, "/suspend", auth, ""); code != http.StatusNotFound {
-		t.Fatalf("suspend without a configured secret = %d, want 404", code)
+	if code, _ := do(t, d.Handler(HTTPConfig{WebhookSecret: []byte(secret)}), http.MethodPost, "/suspend", auth, ""); code != http.StatusNotFound {
+		t.Fatalf("suspend without a configured admin token = %d, want 404", code)
+	}
+}
+
+// TestWebhookReplayRefused proves a delivery seen before is refused: the
+// same delivery ID, and (GitHub) the same signed body under a new ID.
+func TestWebhookReplayRefused(t *testing.T) {
+	d, _, _ := newTestDaemon(t)
+	h := d.Handler(HTTPConfig{WebhookSecret: []byte(secret)})
+	const payload = `{"ref":"refs/heads/main","after":"abc"}`
+	gh := func(id, body string) map[string]string {
+		return map[string]string{"X-Hub-Signature-256": githubSig(secret, body), "X-GitHub-Delivery": id}
+	}
+	if code, _ := do(t, h, http.MethodPost, "/webhook", gh("d-1", payload), payload); code != http.StatusAccepted {
+		t.Fatalf("first delivery = %d", code)
+	}
+	<-d.trigger
+	if code, _ := do(t, h, http.MethodPost, "/webhook", gh("d-1", payload), payload); code != http.StatusConflict {
+		t.Fatalf("replayed delivery = %d, want 409", code)
+	}
+	if code, _ := do(t, h, http.MethodPost, "/webhook", gh("d-2", payload), payload); code != http.StatusConflict {
+		t.Fatalf("replayed body under a new delivery ID = %d, want 409", code)
+	}
+	if len(d.trigger) != 0 {
+		t.Fatal("a replay triggered a pass")
+	}
+	other := payload + " "
+	if code, _ := do(t, h, http.MethodPost, "/webhook", gh("d-3", other), other); code != http.StatusAccepted {
+		t.Fatalf("a new delivery = %d", code)
+	}
+	gl := map[string]string{"X-Gitlab-Token": secret, "X-Gitlab-Event-UUID": "u-7"}
+	if code, _ := do(t, h, http.MethodPost, "/webhook", gl, payload); code != http.StatusAccepted {
+		t.Fatalf("gitlab delivery = %d", code)
+	}
+	if code, _ := do(t, h, http.MethodPost, "/webhook", gl, payload); code != http.StatusConflict {
+		t.Fatalf("replayed gitlab delivery = %d, want 409", code)
 	}
 }
 
@@ -123,7 +173,7 @@ func TestSuspendResumeHTTP(t *testing.T) {
 // pass.
 func TestHealth(t *testing.T) {
 	d, _, _ := newTestDaemon(t)
-	h := d.Handler(nil)
+	h := d.Handler(HTTPConfig{})
 	if code, _ := do(t, h, http.MethodGet, "/healthz", nil, ""); code != http.StatusOK {
 		t.Fatalf("/healthz = %d", code)
 	}
@@ -169,7 +219,7 @@ func samplePasses(t *testing.T) *Daemon {
 // deterministic) in testdata/status.json.
 func TestStatusJSON(t *testing.T) {
 	d := samplePasses(t)
-	code, body := do(t, d.Handler(nil), http.MethodGet, "/status", nil, "")
+	code, body := do(t, d.Handler(HTTPConfig{}), http.MethodGet, "/status", nil, "")
 	if code != http.StatusOK {
 		t.Fatalf("/status = %d", code)
 	}
@@ -187,7 +237,7 @@ func TestStatusJSON(t *testing.T) {
 // of the passes run.
 func TestMetrics(t *testing.T) {
 	d := samplePasses(t)
-	_, body := do(t, d.Handler(nil), http.MethodGet, "/metrics", nil, "")
+	_, body := do(t, d.Handler(HTTPConfig{}), http.MethodGet, "/metrics", nil, "")
 	for _, want := range []string{
 		`mzsync_reconcile_passes_total{result="not_ready"} 1`,
 		`mzsync_reconcile_passes_total{result="succeeded"} 1`,

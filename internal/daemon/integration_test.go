@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,30 +26,26 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// realPass wires a pass the way cmd/mzsync's run does: a non-waiting apply
-// under the lease, then a catalog read with upstream inspection for status
-// and drift.
-func realPass(mzURL string, lookupEnv func(string) (string, bool), owner string) PassFunc {
+// realPass wires a pass the way cmd/mzsync's run does: the same
+// sessions for the daemon's life, and reconcile.LeasedPass without
+// waiting for readiness, with a catalog read (upstream inspection) for
+// status and drift.
+func realPass(t *testing.T, mzURL string, lookupEnv func(string) (string, bool), owner string) PassFunc {
 	conn := func(ctx context.Context) (*pgx.Conn, error) { return observed.Connect(ctx, mzURL, "test") }
+	db, leaseDB := reconcile.NewPgxDB(conn), reconcile.NewPgxDB(conn)
+	t.Cleanup(func() { db.Close(context.Background()); leaseDB.Close(context.Background()) })
+	obs := &observed.Observer{Conn: func(ctx context.Context) (observed.Querier, error) { return db.Conn(ctx) }}
+	status := &observed.Observer{Conn: obs.Conn, LookupEnv: lookupEnv}
 	return func(ctx context.Context, des *model.Desired) (Outcome, error) {
-		leaseDB := reconcile.NewPgxDB(conn)
-		defer leaseDB.Close(context.Background())
-		lease, err := reconcile.AcquireLease(ctx, leaseDB, reconcile.LeaseOptions{Owner: owner, TTL: 30 * time.Second})
-		if err != nil {
-			return Outcome{}, err
-		}
-		db := reconcile.NewPgxDB(conn)
-		defer db.Close(context.Background())
-		obs := &observed.Observer{Conn: func(ctx context.Context) (observed.Querier, error) { return db.Conn(ctx) }}
-		runCtx, stop := lease.KeepAlive(ctx)
-		res, err := reconcile.Apply(runCtx, db, obs, des, reconcile.ApplyOptions{Poll: 25 * time.Millisecond})
-		stop()
-		if rerr := lease.Release(context.Background()); rerr != nil && err == nil {
-			err = rerr
-		}
-		out := Outcome{Apply: res}
-		obs.Desired, obs.LookupEnv = des, lookupEnv
-		if o, _ := obs.Observe(ctx); o != nil {
+		status.Desired = des
+		res, err := reconcile.LeasedPass(ctx, db, obs, des, reconcile.PassOptions{
+			Apply:   reconcile.ApplyOptions{Poll: 25 * time.Millisecond},
+			Lease:   reconcile.LeaseOptions{Owner: owner, TTL: 30 * time.Second},
+			LeaseDB: leaseDB,
+			Status:  status,
+		})
+		out := Outcome{Apply: res.Apply}
+		if o := res.Observed; o != nil {
 			st := reconcile.Status(o, des)
 			out.Status = &st
 			out.Drift = drift.Compute(o, des)
@@ -72,7 +70,11 @@ func TestDaemonConvergesExample(t *testing.T) {
 	)
 	env.MaterializeExec(env.ConnectionSQL("pg_conn"))
 
-	src := desired.DirSource{Dir: filepath.Join("..", "..", "examples", "manifests")}
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "examples", "manifests"))); err != nil {
+		t.Fatal(err)
+	}
+	src := desired.DirSource{Dir: dir}
 	snap, err := src.Fetch(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -85,12 +87,12 @@ func TestDaemonConvergesExample(t *testing.T) {
 	}
 	d := New(Config{
 		Source:       src,
-		Pass:         realPass(env.MaterializeURL, lookup, "daemon-under-test"),
+		Pass:         realPass(t, env.MaterializeURL, lookup, "daemon-under-test"),
 		Interval:     time.Hour,
 		RequeueReady: 20 * time.Millisecond,
 		Jitter:       -1,
 	})
-	srv := httptest.NewServer(d.Handler(nil))
+	srv := httptest.NewServer(d.Handler(HTTPConfig{}))
 	defer srv.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -166,11 +168,38 @@ func TestDaemonConvergesExample(t *testing.T) {
 		t.Fatalf("app.matview = %d (%v), want v2's 20", total, err)
 	}
 
-	// Another writer holds the lease: the pass is locked, Ready stays.
+	// Idle: many passes send no DDL at all (no lease is taken for an empty
+	// plan), counted by the server.
+	ddlBefore := env.Server.DDLReceived()
+	for range 10 {
+		d.Reconcile(ctx)
+		if h := d.Status().History[0]; h.Result != ResultSucceeded || h.Changes != 0 {
+			t.Fatalf("idle pass = %+v, want succeeded with no change", h)
+		}
+	}
+	if sent := env.Server.DDLReceived() - ddlBefore; sent != 0 {
+		t.Fatalf("10 idle passes sent %d DDL statements, want none", sent)
+	}
+
+	// Another writer holds the lease: an idle pass does not care; a pass
+	// with work to do is locked and leaves Ready alone.
 	other := reconcile.NewPgxDB(func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, env.MaterializeURL) })
 	defer other.Close(context.Background())
 	lease, err := reconcile.AcquireLease(ctx, other, reconcile.LeaseOptions{Owner: "other-writer", TTL: time.Minute})
 	if err != nil {
+		t.Fatal(err)
+	}
+	d.Reconcile(ctx)
+	if h := d.Status().History[0]; h.Result != ResultSucceeded {
+		t.Fatalf("idle pass under another writer's lease = %+v, want succeeded", h)
+	}
+	// Work to do: a rollback to v1 is merged.
+	schemaFile := filepath.Join(dir, "app", "schema.yaml")
+	b, err := os.ReadFile(schemaFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(schemaFile, []byte(strings.Replace(string(b), "active: v2", "active: v1", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	readyBefore := d.Status().Condition(ConditionReady)
@@ -187,9 +216,12 @@ func TestDaemonConvergesExample(t *testing.T) {
 	if err := lease.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Lease free again: a quiet pass converges with no change.
+	// Lease free again: the pass rolls back.
 	d.Reconcile(ctx)
-	if h := d.Status().History[0]; h.Result != ResultSucceeded || h.Changes != 0 {
-		t.Fatalf("pass after the lock = %+v, want succeeded with no change", h)
+	if h := d.Status().History[0]; h.Result != ResultSucceeded || h.Changes == 0 {
+		t.Fatalf("pass after the lock = %+v, want the rollback", h)
+	}
+	if err := conn.QueryRow(ctx, "SELECT total FROM app.matview").Scan(&total); err != nil || total != 30 {
+		t.Fatalf("after rollback app.matview = %d (%v), want v1's 30", total, err)
 	}
 }

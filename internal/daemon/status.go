@@ -41,6 +41,7 @@ const (
 	ReasonValidationFailed     = "ValidationFailed"
 	ReasonEmptyManifests       = "EmptyManifests"
 	ReasonBlocked              = "Blocked"
+	ReasonOlderRevision        = "OlderRevision"
 )
 
 // historyLen is how many passes status keeps, newest first (as Flux).

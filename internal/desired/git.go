@@ -158,7 +158,7 @@ func (g *GitSource) open() (*git.Repository, error) {
 	dir := filepath.Join(base, hex.EncodeToString(sum[:8]))
 	repo, err := git.PlainOpen(dir)
 	if err == nil {
-		return repo, nil
+		return repo, g.scrubConfig(repo, dir)
 	}
 	if !errors.Is(err, git.ErrRepositoryNotExists) {
 		return nil, fmt.Errorf("git cache %s: %w", dir, err)
@@ -170,9 +170,11 @@ func (g *GitSource) open() (*git.Repository, error) {
 	if err != nil {
 		return nil, fmt.Errorf("git cache %s: %w", dir, err)
 	}
+	// The URL on disk never carries credentials; fetches pass the real
+	// one (FetchOptions.RemoteURL) in memory.
 	_, err = repo.CreateRemote(&config.RemoteConfig{
 		Name: remoteName,
-		URLs: []string{g.URL},
+		URLs: []string{redactURL(g.URL)},
 		Fetch: []config.RefSpec{
 			"+refs/heads/*:refs/remotes/origin/*",
 			"+refs/tags/*:refs/tags/*",
@@ -184,9 +186,28 @@ func (g *GitSource) open() (*git.Repository, error) {
 	return repo, nil
 }
 
+// scrubConfig removes credentials a cache written by an older mzsync kept
+// in its remote URL.
+func (g *GitSource) scrubConfig(repo *git.Repository, dir string) error {
+	cfg, err := repo.Config()
+	if err != nil {
+		return fmt.Errorf("git cache %s: %w", dir, err)
+	}
+	r := cfg.Remotes[remoteName]
+	if r == nil || len(r.URLs) == 0 || r.URLs[0] == redactURL(r.URLs[0]) {
+		return nil
+	}
+	r.URLs = []string{redactURL(r.URLs[0])}
+	if err := repo.SetConfig(cfg); err != nil {
+		return fmt.Errorf("git cache %s: remove credentials from the remote URL: %w", dir, err)
+	}
+	return nil
+}
+
 func (g *GitSource) fetch(ctx context.Context, repo *git.Repository, auth transport.AuthMethod) error {
 	err := repo.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: remoteName,
+		RemoteURL:  g.URL,
 		Auth:       auth,
 		Force:      true,
 		Prune:      true,
@@ -234,7 +255,7 @@ func (g *GitSource) snapshot(ctx context.Context, repo *git.Repository, auth tra
 		if !online {
 			return nil, errors.New("git: default branch unknown while the remote is unreachable")
 		}
-		b, err := defaultBranch(ctx, repo, auth)
+		b, err := defaultBranch(ctx, repo, g.URL, auth)
 		if err != nil {
 			return nil, g.fetchError(err)
 		}
@@ -254,11 +275,9 @@ func (g *GitSource) snapshot(ctx context.Context, repo *git.Repository, auth tra
 	return &Snapshot{FS: fsys, Revision: hash.String()}, nil
 }
 
-func defaultBranch(ctx context.Context, repo *git.Repository, auth transport.AuthMethod) (string, error) {
-	remote, err := repo.Remote(remoteName)
-	if err != nil {
-		return "", err
-	}
+func defaultBranch(ctx context.Context, repo *git.Repository, url string, auth transport.AuthMethod) (string, error) {
+	// An in-memory remote with the real URL: nothing is written to disk.
+	remote := git.NewRemote(repo.Storer, &config.RemoteConfig{Name: remoteName, URLs: []string{url}})
 	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth})
 	if err != nil {
 		return "", err
@@ -354,4 +373,29 @@ func commitFS(repo *git.Repository, hash plumbing.Hash, sub string) (fs.FS, erro
 		return nil, err
 	}
 	return out, nil
+}
+
+// IsAncestor reports whether commit older is an ancestor of (or equal to)
+// commit newer in the cache. known is false when either commit is not in
+// the cache: the answer is then unknown.
+func (g *GitSource) IsAncestor(older, newer string) (yes, known bool, err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	repo, err := g.open()
+	if err != nil {
+		return false, false, err
+	}
+	if older == newer {
+		return true, true, nil
+	}
+	a, errA := repo.CommitObject(plumbing.NewHash(older))
+	b, errB := repo.CommitObject(plumbing.NewHash(newer))
+	if errA != nil || errB != nil || !hashRE.MatchString(older) || !hashRE.MatchString(newer) {
+		return false, false, nil
+	}
+	yes, err = a.IsAncestor(b)
+	if err != nil {
+		return false, false, fmt.Errorf("git %s: is %s older than %s: %w", g.String(), older, newer, err)
+	}
+	return yes, true, nil
 }

@@ -175,8 +175,11 @@ func TestCrashAtEveryStatement(t *testing.T) {
 					mode = "killed before"
 				}
 				t.Run(fmt.Sprintf("%s statement %d of %d", mode, k, len(sent)), func(t *testing.T) {
-					sc.setup(t, w.applier(), name)
+					setup := w.applier()
+					sc.setup(t, setup, name)
+					setup.close()
 					crashing := w.applier()
+					defer crashing.close()
 					switch mode {
 					case "killed before":
 						crashing.rec.crashAt = k
@@ -205,8 +208,10 @@ func TestCrashAtEveryStatement(t *testing.T) {
 					}
 					w.env.Server.Faults().Reset()
 
-					mustApplyOpts(t, w.applier(), sc.target(t, name), sc.opts)
-					if p := w.applier().planOpts(t, sc.target(t, name), sc.opts); !p.Empty() || p.Blocked() {
+					recovery := w.applier()
+					defer recovery.close()
+					mustApplyOpts(t, recovery, sc.target(t, name), sc.opts)
+					if p := recovery.planOpts(t, sc.target(t, name), sc.opts); !p.Empty() || p.Blocked() {
 						t.Fatalf("after recovery the plan is not empty: %+v", p.Changes)
 					}
 					if diff := cmp.Diff(want, shapeOf(t, w, name)); diff != "" {
@@ -225,11 +230,7 @@ func TestCrashAtEveryStatement(t *testing.T) {
 // with kinds and markers: what "exactly the desired catalog" means.
 func catalogShape(t *testing.T, w *world) []string {
 	t.Helper()
-	a := w.applier()
-	o, err := a.obs.Observe(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := w.observeOnce(t)
 	var out []string
 	for _, s := range o.Schemas {
 		m := "unowned"

@@ -175,17 +175,19 @@ func (w *world) applier() *applier {
 	return a
 }
 
-// apply runs one leased apply pass, as `mzsync apply` does.
+// apply runs one leased apply pass, as `mzsync apply` does
+// (reconcile.LeasedPass), waiting for another writer's lease.
 func (a *applier) apply(ctx context.Context, des *model.Desired, opts reconcile.ApplyOptions) (*reconcile.ApplyResult, error) {
-	l, err := reconcile.AcquireLease(ctx, a.lease, reconcile.LeaseOptions{TTL: 30 * time.Second, Wait: true, Poll: 20 * time.Millisecond})
-	if err != nil {
-		return nil, err
-	}
-	defer l.Release(context.Background())
 	if opts.Poll == 0 {
 		opts.Poll = 25 * time.Millisecond
 	}
-	return reconcile.Apply(ctx, a.db, a.obs, des, opts)
+	res, err := reconcile.LeasedPass(ctx, a.db, a.obs, des, reconcile.PassOptions{
+		Apply:    opts,
+		Lease:    reconcile.LeaseOptions{TTL: 30 * time.Second, Poll: 20 * time.Millisecond},
+		LeaseDB:  a.lease,
+		LockWait: time.Minute,
+	})
+	return res.Apply, err
 }
 
 func (a *applier) plan(t *testing.T, des *model.Desired) *reconcile.Plan {
@@ -247,4 +249,24 @@ func (a *applier) planOpts(t *testing.T, des *model.Desired, opts reconcile.Opti
 		t.Fatal(err)
 	}
 	return p
+}
+
+// close ends the applier's sessions. Tests that create many appliers on
+// one world close them, so mzemu's sessions (each holding a backing
+// connection) do not pile up until the test ends.
+func (a *applier) close() {
+	a.db.Close(context.Background())
+	a.lease.Close(context.Background())
+}
+
+// observeOnce reads the catalog on a session of its own, then closes it.
+func (w *world) observeOnce(t testing.TB) *model.Observed {
+	t.Helper()
+	a := w.applier()
+	defer a.close()
+	o, err := a.obs.Observe(context.Background())
+	if err != nil {
+		t.Fatalf("observe: %v", err)
+	}
+	return o
 }

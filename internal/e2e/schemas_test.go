@@ -30,10 +30,7 @@ func twoSchemas(d *model.Desired) *model.Desired {
 // aliasVersion reads which version the alias schema holds.
 func aliasVersion(t *testing.T, w *world, schema string) string {
 	t.Helper()
-	o, err := w.applier().obs.Observe(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := w.observeOnce(t)
 	for _, s := range o.Schemas {
 		if s.Name == schema && s.Marker != nil {
 			return s.Marker.Version

@@ -162,6 +162,7 @@ func TestSoak(t *testing.T) {
 		res, err := applier.apply(pctx, des, reconcile.ApplyOptions{Diff: opts, Wait: wait, Timeout: 30 * time.Second,
 			Sleep: func(ctx context.Context, d time.Duration) error { return nil }})
 		cancel()
+		applier.close()
 		executed := 0
 		if res != nil {
 			executed = len(res.Executed)
@@ -181,8 +182,10 @@ func TestSoak(t *testing.T) {
 
 	// Faults stopped: one apply converges, the next plan is empty.
 	opts = reconcile.Options{AllowDrop: true}
-	mustApplyOpts(t, w.applier(), des, opts)
-	if p := w.applier().planOpts(t, des, opts); !p.Empty() || p.Blocked() {
+	final := w.applier()
+	defer final.close()
+	mustApplyOpts(t, final, des, opts)
+	if p := final.planOpts(t, des, opts); !p.Empty() || p.Blocked() {
 		t.Fatalf("after the soak the plan is not empty or has findings: %+v", p.Changes)
 	}
 	checkSoakInvariants(t, w, des, passes+1)
@@ -213,10 +216,7 @@ func mustFault(t *testing.T, err error) {
 // marker of one version.
 func checkSoakInvariants(t *testing.T, w *world, des *model.Desired, pass int) {
 	t.Helper()
-	o, err := w.applier().obs.Observe(context.Background())
-	if err != nil {
-		t.Fatalf("pass %d: observe: %v", pass, err)
-	}
+	o := w.observeOnce(t)
 	claimed := map[model.VersionID]string{}
 	for _, s := range o.Schemas {
 		if s.Marker == nil {

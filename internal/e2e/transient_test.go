@@ -16,19 +16,19 @@ import (
 func TestTransientErrorsAreRetried(t *testing.T) {
 	tests := []struct {
 		name   string
-		inject func(w *world)
+		inject func(w *world, a *applier)
 	}{
-		{"40001 on the swap transaction", func(w *world) {
+		{"40001 on the swap transaction", func(w *world, _ *applier) {
 			if err := w.env.Server.Faults().FailStatement(`(?i)ALTER SCHEMA .* SWAP WITH`, 1, "40001"); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"connection dropped at the materialized view", func(w *world) {
+		{"connection dropped at the materialized view", func(w *world, _ *applier) {
 			if err := w.env.Server.Faults().FailStatement(`(?i)CREATE MATERIALIZED VIEW`, 1, "08006"); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"connection dropped by the server mid-build", func(w *world) {
+		{"connection dropped by the server mid-build", func(w *world, _ *applier) {
 			// The second build statement of v2, whichever session sends it;
 			// lease and catalog reads do not count.
 			if err := w.env.Server.Faults().Add(mzemu.Fault{Pattern: `(?i)^\s*CREATE .*app_v2`, Nth: 2, Action: mzemu.FaultDrop}); err != nil {
@@ -45,7 +45,7 @@ func TestTransientErrorsAreRetried(t *testing.T) {
 			w.upExec("ALTER TABLE t ADD COLUMN b boolean DEFAULT false", "INSERT INTO t (a, b) VALUES (20, true)")
 			v2 := load(t, repoPath("examples", "manifests"))
 
-			tt.inject(w)
+			tt.inject(w, a)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			res, err := a.apply(ctx, v2, reconcile.ApplyOptions{Wait: true, Timeout: 30 * time.Second,

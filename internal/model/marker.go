@@ -43,6 +43,10 @@ type SchemaMarker struct {
 	// the alias schema's versions count 1, 2, 3, ... each time one goes
 	// live. Zero: the version has never been live.
 	Live int
+	// Revision is the manifest revision (a git commit or a content hash)
+	// the version went live from; written with the live record. Empty
+	// when unknown.
+	Revision string
 	// History lists the versions live before this one, most recent first,
 	// as recorded when this version went live. It outlives the schemas of
 	// dropped versions, so retention can rebuild them.
@@ -58,18 +62,22 @@ func (m SchemaMarker) Built() bool { return m.State != StateBuilding }
 
 // String encodes the marker:
 //
-//	mzsync:v1 schema=app version=v2 digest=sha256:... state=built live=3 history=v1,v0
+//	mzsync:v1 schema=app version=v2 digest=sha256:... revision=<commit> state=built live=3 history=v1,v0
 //
 // History entries are dropped from the oldest until the comment fits in
 // MaxCommentBytes.
 func (m SchemaMarker) String() string {
 	base := fmt.Sprintf("%s schema=%s version=%s digest=%s", MarkerPrefix, escapeValue(m.Schema), escapeValue(m.Version), m.Digest)
+	if m.Revision != "" {
+		base += " revision=" + escapeValue(m.Revision)
+	}
 	if m.State != "" {
 		base += " state=" + escapeValue(m.State)
 	}
 	if m.Live > 0 {
 		base += " live=" + strconv.Itoa(m.Live)
 	}
+
 	hist := make([]string, len(m.History))
 	for i, h := range m.History {
 		hist[i] = escapeValue(h)
@@ -106,7 +114,7 @@ func ParseSchemaMarker(comment string) (m SchemaMarker, ok bool) {
 	if !ok {
 		return m, false
 	}
-	m = SchemaMarker{Schema: kv["schema"], Version: kv["version"], Digest: kv["digest"], State: kv["state"]}
+	m = SchemaMarker{Schema: kv["schema"], Version: kv["version"], Digest: kv["digest"], State: kv["state"], Revision: kv["revision"]}
 	if m.Schema == "" || m.Version == "" {
 		return SchemaMarker{}, false
 	}

@@ -338,6 +338,9 @@ type Dependency struct {
 type Lease struct {
 	Owner   string
 	Expires time.Time
+	// Token identifies one holding of the lease; its fence schema is
+	// LeaseFencePrefix + Token.
+	Token string
 }
 
 // UpstreamState is what an upstream PostgreSQL database reports for the

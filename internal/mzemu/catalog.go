@@ -41,8 +41,21 @@ CREATE TABLE mzemu_meta.clusters (
 INSERT INTO mzemu_meta.clusters VALUES ('u1', 'quickstart', true, '25cc', 1);
 CREATE TABLE mzemu_meta.replicas (
   id text PRIMARY KEY, name text NOT NULL, cluster_id text NOT NULL REFERENCES mzemu_meta.clusters ON DELETE CASCADE, size text,
-  owner_id text NOT NULL DEFAULT 'u1');
+  owner_id text NOT NULL DEFAULT 'u1',
+  status text NOT NULL DEFAULT 'online', status_changed_at timestamptz NOT NULL DEFAULT clock_timestamp());
 INSERT INTO mzemu_meta.replicas VALUES ('u1', 'r1', 'u1', '25cc');
+-- Replica status changes (test controls replica_status, oom_kill).
+CREATE TABLE mzemu_meta.replica_events (
+  replica_id text NOT NULL, status text NOT NULL, reason text, occurred_at timestamptz NOT NULL DEFAULT clock_timestamp());
+
+-- Lag buckets (Materialize: one minute): on each close, every object gets
+-- the maximum lag seen in the bucket (lag_seconds, set by the lag control;
+-- 0 otherwise), or NULL when it was unreadable at any point of it.
+CREATE TABLE mzemu_meta.lag_state (closed_at timestamptz NOT NULL);
+INSERT INTO mzemu_meta.lag_state VALUES (clock_timestamp());
+CREATE TABLE mzemu_meta.lag_history (object_id text NOT NULL, lag interval, occurred_at timestamptz NOT NULL);
+CREATE INDEX ON mzemu_meta.lag_history (object_id, occurred_at DESC);
+CREATE TABLE mzemu_meta.lag_settings (pattern text PRIMARY KEY, seconds int8 NOT NULL);
 ` + rolesBootstrapSQL + `
 
 -- kind: table, source, view, materialized-view, index, connection, secret.
@@ -357,7 +370,7 @@ SELECT i.id, r.id AS replica_id,
  WHERE (i.kind = 'source' OR (i.kind = 'table' AND i.source_id IS NOT NULL)) AND i.held IS DISTINCT FROM 'ingestion';
 
 CREATE VIEW mz_internal.mz_compute_hydration_statuses AS
-SELECT i.id AS object_id, r.id AS replica_id, i.ready AS hydrated,
+SELECT i.id AS object_id, r.id AS replica_id, i.ready AND r.status = 'online' AS hydrated,
        CASE WHEN i.ready THEN i.ready_at - i.created_at END AS hydration_time
   FROM mzemu_meta.items i JOIN mzemu_meta.replicas r ON r.cluster_id = i.cluster_id
  WHERE i.kind IN ('materialized-view', 'index');
@@ -368,16 +381,56 @@ UNION ALL
 SELECT i.id, r.id, true FROM mzemu_meta.items i JOIN mzemu_meta.replicas r ON r.cluster_id = i.cluster_id
  WHERE i.kind = 'source';
 
+-- readable_since: since when an object has been readable without a break
+-- ('infinity' when it is not readable now): hydrated or snapshotted, not
+-- stalled, and (for materialized views and indexes) on an online replica.
+CREATE FUNCTION mzemu_meta.readable_since(obj text) RETURNS timestamptz LANGUAGE sql STABLE AS $f$
+  SELECT CASE
+           WHEN NOT i.ready THEN 'infinity'::timestamptz
+           WHEN i.kind = 'table' AND i.source_id IS NULL THEN i.created_at
+           WHEN i.kind IN ('table', 'source') THEN
+             CASE WHEN ss.status IN ('running', 'starting') THEN COALESCE(i.ready_at, i.created_at) ELSE 'infinity'::timestamptz END
+           ELSE GREATEST(COALESCE(i.ready_at, i.created_at),
+                         COALESCE((SELECT min(r.status_changed_at) FROM mzemu_meta.replicas r
+                                    WHERE r.cluster_id = i.cluster_id AND r.status = 'online'), 'infinity'::timestamptz))
+         END
+    FROM mzemu_meta.items i LEFT JOIN mzemu_meta.source_state ss ON ss.id = i.id
+   WHERE i.id = obj
+$f$;
+
+CREATE FUNCTION mzemu_meta.close_lag_bucket() RETURNS int LANGUAGE plpgsql AS $f$
+DECLARE
+  started timestamptz;
+  closing timestamptz := clock_timestamp();
+  n int;
+BEGIN
+  SELECT closed_at INTO started FROM mzemu_meta.lag_state FOR UPDATE;
+  INSERT INTO mzemu_meta.lag_history (object_id, lag, occurred_at)
+  SELECT i.id,
+         CASE WHEN mzemu_meta.readable_since(i.id) <= started THEN
+           make_interval(secs => COALESCE((SELECT max(l.seconds) FROM mzemu_meta.lag_settings l
+                                            WHERE mzemu_meta.hold_matches(l.pattern, i.schema_name, i.name)), 0))
+         END,
+         closing
+    FROM mzemu_meta.items i WHERE i.kind IN ('table', 'source', 'materialized-view', 'index');
+  GET DIAGNOSTICS n = ROW_COUNT;
+  UPDATE mzemu_meta.lag_state SET closed_at = closing;
+  DELETE FROM mzemu_meta.lag_history WHERE occurred_at < closing - interval '1 day';
+  RETURN n;
+END
+$f$;
+
+-- The latest closed bucket of the last 5 minutes; NULL until one closed.
 CREATE VIEW mz_internal.mz_wallclock_global_lag AS
 SELECT i.id AS object_id,
-       CASE WHEN i.status = 'stalled' THEN clock_timestamp() - i.status_changed_at
-            WHEN i.ready THEN interval '10 milliseconds'
-            ELSE clock_timestamp() - i.created_at END AS lag
+       (SELECT h.lag FROM mzemu_meta.lag_history h
+         WHERE h.object_id = i.id AND h.occurred_at > clock_timestamp() - interval '5 minutes'
+         ORDER BY h.occurred_at DESC LIMIT 1) AS lag
   FROM mzemu_meta.items i
  WHERE i.kind IN ('table', 'source', 'materialized-view', 'index');
 
 CREATE VIEW mz_internal.mz_wallclock_global_lag_recent_history AS
-SELECT l.object_id, l.lag, date_trunc('minute', clock_timestamp()) AS occurred_at FROM mz_internal.mz_wallclock_global_lag l;
+SELECT h.object_id, h.lag, h.occurred_at FROM mzemu_meta.lag_history h;
 
 CREATE VIEW mz_internal.mz_materialization_lag AS
 SELECT l.object_id, l.lag AS local_lag, l.lag AS global_lag, l.object_id AS slowest_local_input_id, l.object_id AS slowest_global_input_id
@@ -391,13 +444,13 @@ SELECT i.id AS object_id,
   FROM mzemu_meta.items i WHERE i.kind IN ('table', 'source', 'materialized-view', 'index');
 
 CREATE VIEW mz_internal.mz_cluster_replica_statuses AS
-SELECT r.id AS replica_id, 0::int8 AS process_id, 'online'::text AS status, NULL::text AS reason,
-       clock_timestamp() AS updated_at
+SELECT r.id AS replica_id, 0::int8 AS process_id, r.status, NULL::text AS reason,
+       r.status_changed_at AS updated_at
   FROM mzemu_meta.replicas r;
 
 CREATE VIEW mz_internal.mz_cluster_replica_status_history AS
-SELECT r.replica_id, r.process_id, r.status, r.reason, r.updated_at AS occurred_at
-  FROM mz_internal.mz_cluster_replica_statuses r WHERE false;
+SELECT e.replica_id, 0::int8 AS process_id, e.status, e.reason, e.occurred_at
+  FROM mzemu_meta.replica_events e;
 
 ` + rolesTriggersSQL + `
 INSERT INTO mzemu_meta.info VALUES ('version', '` + catalogVersion + `');

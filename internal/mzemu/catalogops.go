@@ -432,6 +432,9 @@ func (s *Server) runDDL(ctx context.Context, ss *session, list []*stmt, checkRev
 		if _, err := ss.db.Exec(ctx, "COMMIT").ReadAll(); err != nil {
 			return "", err
 		}
+		if prev, err := strconv.ParseInt(rows[0][1], 10, 64); err == nil {
+			s.catalogLog.committed(prev+1, ss.key, list)
+		}
 		s.refreshSchemaNames(ctx, ss)
 		s.setSecrets(x.secrets)
 	}

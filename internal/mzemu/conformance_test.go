@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/mzsync/mzsync/internal/mzemu"
 	"github.com/mzsync/mzsync/internal/mzemu/mzemutest"
 )
 
@@ -72,7 +73,7 @@ func parseSLT(t *testing.T, path string) []sltBlock {
 		blk.kind, blk.args, _ = strings.Cut(l, " ")
 		i++
 		switch blk.kind {
-		case "connection":
+		case "connection", "options":
 			out = append(out, blk)
 			continue
 		case "statement", "query", "upstream":
@@ -117,7 +118,22 @@ func parseParam(t *testing.T, path string, line int, s string) sltParam {
 var reSQLState = regexp.MustCompile(`^[0-9A-Z]{5}$`)
 
 func runSLT(t *testing.T, path string) {
-	env := mzemutest.New(t)
+	blocks := parseSLT(t, path)
+	var opts []func(*mzemu.Options)
+	for _, b := range blocks {
+		if b.kind != "options" {
+			continue
+		}
+		for _, o := range strings.Fields(b.args) {
+			switch o {
+			case "lag_bucket=manual":
+				opts = append(opts, func(o *mzemu.Options) { o.LagBucket = -1 })
+			default:
+				t.Fatalf("%s:%d: unknown option %q", path, b.line, o)
+			}
+		}
+	}
+	env := mzemutest.New(t, opts...)
 	u, err := url.Parse(env.UpstreamURL)
 	if err != nil {
 		t.Fatal(err)
@@ -148,11 +164,12 @@ func runSLT(t *testing.T, path string) {
 	}
 	cur := open("default", "")
 	var up *pgx.Conn
-	for _, b := range parseSLT(t, path) {
+	for _, b := range blocks {
 		where := fmt.Sprintf("%s:%d", path, b.line)
 		sql := vars.Replace(b.sql)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		switch b.kind {
+		case "options":
 		case "connection":
 			name, rest, _ := strings.Cut(b.args, " ")
 			user, _ := strings.CutPrefix(strings.TrimSpace(rest), "user=")

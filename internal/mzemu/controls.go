@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -107,6 +108,113 @@ func (s *Server) Revalidate(ctx context.Context) error {
 	}
 }
 
+// CloseLagBucket closes the current wallclock-lag bucket now: every table,
+// source, materialized view and index gets the bucket's lag (NULL when it
+// was unreadable at any point of it). It returns how many objects got one.
+func (s *Server) CloseLagBucket(ctx context.Context) (int, error) {
+	var n int
+	err := s.withBacking(ctx, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT mzemu_meta.close_lag_bucket()`).Scan(&n)
+	})
+	return n, err
+}
+
+// SetLag makes objects matching pattern report a lag of seconds in the
+// buckets that close from now on (while readable); 0 removes the setting.
+func (s *Server) SetLag(ctx context.Context, pattern string, seconds int64) error {
+	return s.withBacking(ctx, func(c *pgx.Conn) error {
+		if seconds == 0 {
+			_, err := c.Exec(ctx, `DELETE FROM mzemu_meta.lag_settings WHERE pattern = $1`, pattern)
+			return err
+		}
+		_, err := c.Exec(ctx, `INSERT INTO mzemu_meta.lag_settings VALUES ($1, $2)
+ ON CONFLICT (pattern) DO UPDATE SET seconds = EXCLUDED.seconds`, pattern, seconds)
+		return err
+	})
+}
+
+// SetReplicaStatus sets a replica ("cluster.replica") online or offline;
+// the change is recorded in mz_cluster_replica_status_history. Objects of
+// its cluster are not hydrated on an offline replica.
+func (s *Server) SetReplicaStatus(ctx context.Context, replica, status string) error {
+	if status != "online" && status != "offline" {
+		return fmt.Errorf("mzemu: replica status %q is neither online nor offline", status)
+	}
+	return s.replicaEvent(ctx, replica, status, "")
+}
+
+// OOMKill records that a replica ("cluster.replica") was killed for
+// running out of memory: an offline event with reason oom-killed, then
+// online again, in mz_cluster_replica_status_history.
+func (s *Server) OOMKill(ctx context.Context, replica string) error {
+	return s.replicaEvent(ctx, replica, "offline", "oom-killed")
+}
+
+func (s *Server) replicaEvent(ctx context.Context, replica, status, reason string) error {
+	cluster, name, ok := strings.Cut(replica, ".")
+	if !ok {
+		return fmt.Errorf("mzemu: replica %q is not cluster.replica", replica)
+	}
+	return s.withBacking(ctx, func(c *pgx.Conn) error {
+		var id string
+		err := c.QueryRow(ctx, `SELECT r.id FROM mzemu_meta.replicas r JOIN mzemu_meta.clusters c ON c.id = r.cluster_id
+ WHERE c.name = $1 AND r.name = $2`, cluster, name).Scan(&id)
+		if err == pgx.ErrNoRows {
+			return fmt.Errorf("mzemu: unknown replica %q", replica)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := c.Exec(ctx, `INSERT INTO mzemu_meta.replica_events (replica_id, status, reason) VALUES ($1, $2, NULLIF($3, ''))`, id, status, reason); err != nil {
+			return err
+		}
+		if reason == "oom-killed" {
+			// The replica restarts at once.
+			_, err := c.Exec(ctx, `INSERT INTO mzemu_meta.replica_events (replica_id, status) VALUES ($1, 'online')`, id)
+			return err
+		}
+		_, err = c.Exec(ctx, `UPDATE mzemu_meta.replicas SET status = $2, status_changed_at = clock_timestamp() WHERE id = $1 AND status <> $2`, id, status)
+		return err
+	})
+}
+
+// closeLagBuckets closes a lag bucket every LagBucket.
+func (s *Server) closeLagBuckets() {
+	defer close(s.lagsDone)
+	every := s.opts.LagBucket
+	if every == 0 {
+		every = time.Minute
+	}
+	if every < 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var c *pgx.Conn
+	defer func() {
+		if c != nil {
+			c.Close(context.Background())
+		}
+	}()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if c == nil || c.IsClosed() {
+			var err error
+			if c, err = pgx.Connect(s.ctx, s.opts.BackingURL); err != nil {
+				c = nil
+				continue
+			}
+		}
+		if _, err := c.Exec(s.ctx, `SELECT mzemu_meta.close_lag_bucket()`); err != nil && s.ctx.Err() == nil {
+			s.log.Debug("close lag bucket", "err", err)
+		}
+	}
+}
+
 // withBacking runs f on a fresh connection to the backing database.
 func (s *Server) withBacking(ctx context.Context, f func(*pgx.Conn) error) error {
 	c, err := pgx.Connect(ctx, s.opts.BackingURL)
@@ -172,6 +280,31 @@ func (s *Server) Control(ctx context.Context, verb string, args ...string) (stri
 			}
 		}
 		return "ok", s.faults.Add(ft)
+	case "close_lag_bucket":
+		if err := want(0, ""); err != nil {
+			return "", err
+		}
+		n, err := s.CloseLagBucket(ctx)
+		return fmt.Sprintf("closed %d", n), err
+	case "lag":
+		if err := want(2, ", 'pattern', 'seconds'"); err != nil {
+			return "", err
+		}
+		secs, err := strconv.ParseInt(args[1], 10, 64)
+		if err != nil || secs < 0 {
+			return "", fmt.Errorf("mzemu_control: seconds %q is not a whole number of seconds", args[1])
+		}
+		return "ok", s.SetLag(ctx, args[0], secs)
+	case "replica_status":
+		if err := want(2, ", 'cluster.replica', 'online|offline'"); err != nil {
+			return "", err
+		}
+		return "ok", s.SetReplicaStatus(ctx, args[0], args[1])
+	case "oom_kill":
+		if err := want(1, ", 'cluster.replica'"); err != nil {
+			return "", err
+		}
+		return "ok", s.OOMKill(ctx, args[0])
 	case "ddl_conflict_rate":
 		if err := want(1, ", 'rate'"); err != nil {
 			return "", err

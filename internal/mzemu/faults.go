@@ -166,6 +166,7 @@ func (ss *session) checkFaults(st *stmt) (lose bool, err error) {
 	if st.cls == clsEmpty || st.control != nil {
 		return false, nil
 	}
+	ss.srv.catalogLog.received(st)
 	act, err := ss.srv.faults.check(ss.key, st.text)
 	return act == FaultLoseReply && err == nil, err
 }

@@ -5,21 +5,28 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/mzsync/mzsync/internal/mzemu"
 	"github.com/mzsync/mzsync/internal/mzemu/mzemutest"
 )
 
 // TestObservationQueries runs the observation queries of reference §2
 // unchanged, and dbt's cluster readiness query, and checks their rows.
 func TestObservationQueries(t *testing.T) {
-	e := mzemutest.New(t)
+	e := mzemutest.New(t, func(o *mzemu.Options) { o.LagBucket = -1 })
 	sourceWithTables(t, e, "t")
 	c := connect(t, e.MaterializeURL)
 	mustExec(t, c, `CREATE SCHEMA v1`, `CREATE TABLE v1.t FROM SOURCE pg (REFERENCE public.t)`,
 		`CREATE MATERIALIZED VIEW v1.mv AS SELECT count(*) AS n FROM v1.t`)
 	tid, mvid := itemID(t, c, "v1", "t"), itemID(t, c, "v1", "mv")
-	eventually(t, "hydration", func() bool {
-		return queryRows(t, c, `SELECT bool_and(hydrated) FROM mz_internal.mz_hydration_statuses WHERE object_id = $1`, mvid)[0][0] == "true"
-	})
+	if r := queryRows(t, c, `SELECT bool_and(hydrated) FROM mz_internal.mz_hydration_statuses WHERE object_id = $1`, mvid); r[0][0] != "true" {
+		t.Fatalf("mv not hydrated at once: %v", r)
+	}
+	// Lag is known once a whole bucket passed with the MV readable.
+	for range 2 {
+		if _, err := e.Server.CloseLagBucket(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	v1 := queryRows(t, c, `SELECT id FROM mz_schemas WHERE name = 'v1'`)[0][0]
 	src := itemID(t, c, "public", "pg")
 	cases := []struct {

@@ -32,6 +32,10 @@ type Options struct {
 	// (Materialize: 15 s); 0 means 15 s, negative means never (only
 	// Server.Revalidate ticks).
 	RevalidateInterval time.Duration
+	// LagBucket is the length of a wallclock-lag bucket (Materialize: one
+	// minute); 0 means one minute, negative means buckets close only when
+	// Server.CloseLagBucket asks.
+	LagBucket time.Duration
 	// Logger receives operational logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -46,6 +50,8 @@ type Server struct {
 	// ddlMu serializes this process's catalog changes; the advisory lock
 	// ddlLockKey and mzemu_meta.revision do it across processes.
 	ddlMu sync.Mutex
+	// catalogLog records committed catalog changes (catalog_log.go).
+	catalogLog catalogLog
 	// schemaNames are the backing database's schemas as of the last
 	// catalog change (nil: unknown), for error translation.
 	schemaNames atomic.Pointer[map[string]bool]
@@ -61,10 +67,11 @@ type Server struct {
 	secrets  map[string]string // secret ID -> value, kept only in memory
 	conns    sync.WaitGroup
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
-	closed sync.Once
+	ctx      context.Context
+	cancel   context.CancelFunc
+	done     chan struct{}
+	lagsDone chan struct{}
+	closed   sync.Once
 }
 
 // Start bootstraps the backing database (when needed) and starts serving.
@@ -90,7 +97,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s := &Server{
 		opts: opts, log: log, ln: ln, faults: &Faults{},
 		sessions: map[uint64]*session{}, secrets: map[string]string{},
-		ctx: sctx, cancel: cancel, done: make(chan struct{}), tickReq: make(chan chan error),
+		ctx: sctx, cancel: cancel, done: make(chan struct{}), lagsDone: make(chan struct{}), tickReq: make(chan chan error),
 	}
 	if err := s.loadSchemaNames(ctx); err != nil {
 		ln.Close()
@@ -99,6 +106,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	go s.acceptLoop()
 	go s.watchUpstreams()
+	go s.closeLagBuckets()
 	log.Info("mzemu listening", "addr", ln.Addr().String())
 	return s, nil
 }
@@ -164,6 +172,7 @@ func (s *Server) Close() error {
 		s.mu.Unlock()
 		s.conns.Wait()
 		<-s.done
+		<-s.lagsDone
 		s.ddlMu.Lock()
 		if s.admin != nil {
 			s.admin.Close(context.Background())

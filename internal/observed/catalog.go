@@ -370,9 +370,11 @@ func assemble(raw *rawCatalog) *model.Observed {
 
 	schemaIdx := map[string]int{}
 	for _, s := range raw.schemas {
-		if s.Name == model.LeaseSchema {
-			obs.Lease = decodeLease(s.Comment)
-			continue
+		if model.IsLeaseSchema(s.Name) {
+			if s.Name == model.LeaseSchema {
+				obs.Lease = decodeLease(s.Comment)
+			}
+			continue // the lease protocol's helper schemas are not managed
 		}
 		if m, ok := model.ParseSchemaMarker(s.Comment); ok {
 			s.Marker = &m

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"strings"
 
 	"github.com/mzsync/mzsync/internal/model"
 )
@@ -48,7 +47,7 @@ func Fingerprint(obs *model.Observed) string {
 	fp.Format = 1
 	fp.Database = obs.Database
 	for _, s := range obs.Schemas {
-		if strings.HasPrefix(s.Name, model.StaleLeasePrefix) {
+		if model.IsLeaseSchema(s.Name) {
 			continue
 		}
 		fs := fpSchema{ID: s.ID, Name: s.Name, Comment: s.Comment}

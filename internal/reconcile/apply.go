@@ -50,8 +50,12 @@ type ApplyOptions struct {
 	// caller showed or saved; Apply refuses to go on if the catalog has
 	// changed since (ErrStalePlan).
 	Fingerprint string
-	// Retries is how many times a pass restarts after a transient error
-	// (connection lost, 40001). Default 5.
+	// RetryFor is how long transient errors (connection lost, 40001,
+	// server restarting) are retried, with backoff, each time re-observing
+	// and re-planning: until ctx's deadline, or RetryFor when it is set and
+	// comes first. Without either, a minute.
+	RetryFor time.Duration
+	// Retries, when positive, also caps the number of restarted passes.
 	Retries int
 	// Log receives one Info line per action taken. Default: discard.
 	Log *slog.Logger
@@ -155,9 +159,6 @@ func (o *ApplyOptions) defaults() {
 	if o.Poll <= 0 {
 		o.Poll = 500 * time.Millisecond
 	}
-	if o.Retries == 0 {
-		o.Retries = 5
-	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -191,15 +192,23 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 func Apply(ctx context.Context, db DB, obs Observer, des *model.Desired, opts ApplyOptions) (*ApplyResult, error) {
 	opts.defaults()
 	res := &ApplyResult{}
+	until := retryDeadline(ctx, opts.RetryFor)
+	if until.IsZero() {
+		until = time.Now().Add(time.Minute)
+	}
+	b := newBackoff()
 	for attempt := 0; ; attempt++ {
 		err := applyPass(ctx, db, obs, des, &opts, res, attempt == 0)
-		if err == nil || !isRetryable(err) || attempt >= opts.Retries {
+		if err == nil || !isRetryable(err) || (opts.Retries > 0 && attempt >= opts.Retries) {
 			return res, err
 		}
+		wait := b.next()
+		if time.Now().Add(wait).After(until) {
+			return res, fmt.Errorf("%w (gave up retrying after %d attempts)", err, attempt+1)
+		}
 		res.Retries++
-		backoff := time.Duration(1<<min(attempt, 5)) * 100 * time.Millisecond
-		opts.Log.Warn("transient error; re-observing and retrying", "err", err, "attempt", attempt+1, "backoff", backoff)
-		if err := opts.Sleep(ctx, backoff); err != nil {
+		opts.Log.Warn("transient error; re-observing and retrying", "err", err, "attempt", attempt+1, "backoff", wait)
+		if err := opts.Sleep(ctx, wait); err != nil {
 			return res, err
 		}
 	}

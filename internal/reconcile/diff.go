@@ -14,6 +14,9 @@ type Options struct {
 	// AllowDrop permits dropping owned version schemas beyond retention
 	// (--allow-drop). A Schema with prune: true permits it for itself.
 	AllowDrop bool
+
+	// revision is the desired state's revision, recorded in live records.
+	revision string
 }
 
 // Diff computes the plan that converges obs to des. It is pure: no
@@ -37,6 +40,7 @@ func Diff(obs *model.Observed, des *model.Desired, opts Options) (*Plan, error) 
 			return nil, fmt.Errorf("schema %s: active version %q is not declared", s.Name, s.Active)
 		}
 	}
+	opts.revision = des.Revision
 	ix := newIndex(obs)
 	p := &Plan{Revision: des.Revision, Fingerprint: obs.Fingerprint}
 	p.Changes = append(p.Changes, diffSources(ix, des)...)
@@ -538,7 +542,7 @@ func diffSchema(ix *index, s *model.Schema, opts Options) []Change {
 
 	active := &s.Versions[activeIdx]
 	liveMarker := model.SchemaMarker{Schema: s.Name, Version: s.Active, Digest: active.Digest,
-		State: model.StateBuilt, Live: lc.maxLive + 1, History: lc.history}
+		State: model.StateBuilt, Live: lc.maxLive + 1, Revision: opts.revision, History: lc.history}
 	recordLive := Change{Op: OpComment, Kind: KindSchema, Target: s.Name, Version: active.ID,
 		SQL:    []string{sqlCommentSchema(s.Name, liveMarker)},
 		Reason: fmt.Sprintf("record that %s is live (cutover %d)", active.ID, liveMarker.Live)}

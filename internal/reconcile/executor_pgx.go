@@ -141,6 +141,44 @@ func (d *PgxDB) QueryString(parent context.Context, sql string) (string, bool, e
 	return s, true, nil
 }
 
+// QueryRows implements DB.
+func (d *PgxDB) QueryRows(parent context.Context, sql string) ([][]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ctx, cancel := d.bounded(parent)
+	defer cancel()
+	c, err := d.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := c.Query(ctx, sql, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		err = d.timedOut(parent, ctx, c, err)
+		if c.IsClosed() {
+			d.conn = nil
+		}
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	defer rows.Close()
+	var out [][]string
+	for rows.Next() {
+		vals := rows.RawValues()
+		row := make([]string, len(vals))
+		for i, v := range vals {
+			row[i] = string(v)
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		err = d.timedOut(parent, ctx, c, err)
+		if c.IsClosed() {
+			d.conn = nil
+		}
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	return out, nil
+}
+
 // Conn returns the session catalog reads run on, connecting if needed;
 // observation runs its batch on it. With CatalogSetup it is a session of
 // its own, prepared by CatalogSetup; otherwise the statement session.

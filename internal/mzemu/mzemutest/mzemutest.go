@@ -32,14 +32,16 @@ type Env struct {
 // New creates a fresh backing database and a fresh upstream database on
 // the calling package's pgtest shared cluster (callers use pgtest.Main in
 // TestMain), starts a Server and registers cleanup. Objects hydrate at
-// once and upstream schemas are re-validated only when the test asks
-// (Revalidate); tests hold what must not be ready yet (Hold, Release)
-// instead of racing a delay.
+// once, upstream schemas are re-validated only when the test asks
+// (Revalidate), and lag buckets close every 200ms (so lag becomes known
+// soon after hydration; a test that needs lag to stay unknown sets
+// LagBucket negative and closes buckets itself). Tests hold what must not be
+// ready yet (Hold, Release) instead of racing a delay.
 func New(t testing.TB, opts ...func(*mzemu.Options)) *Env {
 	t.Helper()
 	backing := pgtest.NewDatabase(t)
 	upstream := pgtest.NewDatabase(t)
-	o := mzemu.Options{BackingURL: backing, RevalidateInterval: -1}
+	o := mzemu.Options{BackingURL: backing, RevalidateInterval: -1, LagBucket: 200 * time.Millisecond}
 	for _, f := range opts {
 		f(&o)
 	}
