@@ -228,6 +228,12 @@ func parseStatement(text string) *stmt {
 
 func parseStmt(text string) (*stmt, error) {
 	p := newParser(text)
+	for _, t := range p.toks {
+		// Materialize's lexer refuses longer identifiers (MAX_IDENTIFIER_LENGTH).
+		if (t.kind == tokWord || t.kind == tokIdent) && len(t.val) > maxIdentBytes {
+			return nil, errf(codeSyntax, "identifier length exceeds %d bytes", maxIdentBytes)
+		}
+	}
 	if p.atEnd() {
 		return &stmt{cls: clsEmpty}, nil
 	}
@@ -502,3 +508,6 @@ func showSubqueries(text string, toks []token) (func(context.Context, *session) 
 		return b.String(), nil
 	}, true, nil
 }
+
+// maxIdentBytes is Materialize's identifier length limit.
+const maxIdentBytes = 255
