@@ -216,10 +216,31 @@ func TestDaemonConvergesExample(t *testing.T) {
 	if err := lease.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Lease free again: the pass rolls back.
+	// Lease free again. A new environment built only the active version,
+	// so v1 was never built here: the first pass builds it and, with its
+	// hydration held, reports not ready without swapping; once released,
+	// the passes go on until the rollback cuts over.
+	if err := env.Server.Hold(ctx, mzemu.HoldHydration, "*"); err != nil {
+		t.Fatal(err)
+	}
 	d.Reconcile(ctx)
-	if h := d.Status().History[0]; h.Result != ResultSucceeded || h.Changes == 0 {
-		t.Fatalf("pass after the lock = %+v, want the rollback", h)
+	if h := d.Status().History[0]; h.Result != ResultNotReady || h.Changes == 0 {
+		t.Fatalf("pass after the lock = %+v, want v1 built and not ready", h)
+	}
+	if err := conn.QueryRow(ctx, "SELECT total FROM app.matview").Scan(&total); err != nil || total != 20 {
+		t.Fatalf("before v1 is ready app.matview = %d (%v), want v2's 20", total, err)
+	}
+	if _, err := env.Server.Release(ctx, mzemu.HoldHydration, "*"); err != nil {
+		t.Fatal(err)
+	}
+	for d.Status().History[0].Result != ResultSucceeded {
+		if ctx.Err() != nil {
+			t.Fatalf("rollback did not converge; last pass %+v", d.Status().History[0])
+		}
+		if h := d.Status().History[0]; h.Result == ResultFailed {
+			t.Fatalf("rollback pass failed: %s", h.Error)
+		}
+		d.Reconcile(ctx)
 	}
 	if err := conn.QueryRow(ctx, "SELECT total FROM app.matview").Scan(&total); err != nil || total != 30 {
 		t.Fatalf("after rollback app.matview = %d (%v), want v1's 30", total, err)
