@@ -216,24 +216,31 @@ func TestDaemonConvergesExample(t *testing.T) {
 	if err := lease.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Lease free again: the pass rolls back. A rebuilt version's lag is
-	// unknown until a whole lag bucket passed, so passes may first be
-	// not ready; each one is requeued until the cutover.
-	changed := 0
-	for {
-		d.Reconcile(ctx)
-		h := d.Status().History[0]
-		changed += h.Changes
-		if h.Result == ResultSucceeded {
-			break
-		}
-		if h.Result != ResultNotReady || ctx.Err() != nil {
-			t.Fatalf("pass after the lock = %+v, want the rollback", h)
-		}
-		time.Sleep(20 * time.Millisecond)
+	// Lease free again. A new environment built only the active version,
+	// so v1 was never built here: the first pass builds it and, with its
+	// hydration held, reports not ready without swapping; once released,
+	// the passes go on until the rollback cuts over.
+	if err := env.Server.Hold(ctx, mzemu.HoldHydration, "*"); err != nil {
+		t.Fatal(err)
 	}
-	if changed == 0 {
-		t.Fatal("the passes after the lock changed nothing, want the rollback")
+	d.Reconcile(ctx)
+	if h := d.Status().History[0]; h.Result != ResultNotReady || h.Changes == 0 {
+		t.Fatalf("pass after the lock = %+v, want v1 built and not ready", h)
+	}
+	if err := conn.QueryRow(ctx, "SELECT total FROM app.matview").Scan(&total); err != nil || total != 20 {
+		t.Fatalf("before v1 is ready app.matview = %d (%v), want v2's 20", total, err)
+	}
+	if _, err := env.Server.Release(ctx, mzemu.HoldHydration, "*"); err != nil {
+		t.Fatal(err)
+	}
+	for d.Status().History[0].Result != ResultSucceeded {
+		if ctx.Err() != nil {
+			t.Fatalf("rollback did not converge; last pass %+v", d.Status().History[0])
+		}
+		if h := d.Status().History[0]; h.Result == ResultFailed {
+			t.Fatalf("rollback pass failed: %s", h.Error)
+		}
+		d.Reconcile(ctx)
 	}
 	if err := conn.QueryRow(ctx, "SELECT total FROM app.matview").Scan(&total); err != nil || total != 30 {
 		t.Fatalf("after rollback app.matview = %d (%v), want v1's 30", total, err)
