@@ -277,27 +277,8 @@ func parseGrantPrivileges(p *parser, grant bool) (*stmt, error) {
 	if !grant {
 		kw = "from"
 	}
-	if err := p.expect(kw); err != nil {
-		return nil, err
-	}
-	var grantees []string
-	for {
-		p.words("group")
-		n, err := p.ident()
-		if err != nil {
-			return nil, err
-		}
-		grantees = append(grantees, n)
-		if !p.op(",") {
-			break
-		}
-	}
-	if p.words("granted", "by") {
-		if _, err := p.ident(); err != nil {
-			return nil, err
-		}
-	}
-	if err := p.expectEnd(); err != nil {
+	grantees, err := p.roleListEnd(kw)
+	if err != nil {
 		return nil, err
 	}
 	tag := "GRANT"
@@ -946,4 +927,34 @@ func (x *ddlTx) transferACLs(ctx context.Context, kind, id, from, to string) err
 		}
 	}
 	return nil
+}
+
+// roleListEnd parses the end of a GRANT or REVOKE: kw (TO or FROM), a
+// comma-separated list of roles (each optionally after GROUP), an optional
+// GRANTED BY role, and the end of the statement.
+func (p *parser) roleListEnd(kw string) ([]string, error) {
+	if err := p.expect(kw); err != nil {
+		return nil, err
+	}
+	var roles []string
+	for {
+		p.words("group")
+		n, err := p.ident()
+		if err != nil {
+			return nil, err
+		}
+		roles = append(roles, n)
+		if !p.op(",") {
+			break
+		}
+	}
+	if p.words("granted", "by") {
+		if _, err := p.ident(); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.expectEnd(); err != nil {
+		return nil, err
+	}
+	return roles, nil
 }

@@ -347,7 +347,7 @@ ORDER BY 2, 1`, r.id)
 // parseGrantRole parses GRANT r [, ...] TO m [, ...] / REVOKE r [, ...]
 // FROM m [, ...] (the keyword already consumed).
 func parseGrantRole(p *parser, grant bool) (*stmt, error) {
-	var roles, members []string
+	var roles []string
 	for {
 		n, err := p.ident()
 		if err != nil {
@@ -362,26 +362,8 @@ func parseGrantRole(p *parser, grant bool) (*stmt, error) {
 	if !grant {
 		kw = "from"
 	}
-	if err := p.expect(kw); err != nil {
-		return nil, err
-	}
-	for {
-		p.words("group")
-		n, err := p.ident()
-		if err != nil {
-			return nil, err
-		}
-		members = append(members, n)
-		if !p.op(",") {
-			break
-		}
-	}
-	if p.words("granted", "by") {
-		if _, err := p.ident(); err != nil {
-			return nil, err
-		}
-	}
-	if err := p.expectEnd(); err != nil {
+	members, err := p.roleListEnd(kw)
+	if err != nil {
 		return nil, err
 	}
 	tag := "GRANT ROLE"
