@@ -411,6 +411,20 @@ CREATE FUNCTION mzemu_meta.readable_since(obj text) RETURNS timestamptz LANGUAGE
    WHERE i.id = obj
 $f$;
 
+-- held_back_since: while a table of a source snapshots (its snapshot or
+-- ingestion held or not yet done), the source's ingestion of its other
+-- tables is held back (Materialize: "data ingestion for the other tables
+-- associated with the source is temporarily blocked"): since when the
+-- source and its other tables are held back, NULL when they are not.
+CREATE FUNCTION mzemu_meta.held_back_since(obj text) RETURNS timestamptz LANGUAGE sql STABLE AS $f$
+  SELECT min(t.created_at)
+    FROM mzemu_meta.objects o
+    JOIN mzemu_meta.objects t ON t.source_id = COALESCE(o.source_id, o.id) AND t.kind = 'table' AND t.id <> o.id
+   WHERE o.id = obj AND (o.kind = 'source' OR (o.kind = 'table' AND o.source_id IS NOT NULL))
+     AND t.status IS DISTINCT FROM 'stalled'
+     AND NOT (t.held IS NULL AND (t.ready_at IS NULL OR t.ready_at <= clock_timestamp()))
+$f$;
+
 CREATE FUNCTION mzemu_meta.close_lag_bucket() RETURNS int LANGUAGE plpgsql AS $f$
 DECLARE
   started timestamptz;
@@ -421,8 +435,12 @@ BEGIN
   INSERT INTO mzemu_meta.lag_history (object_id, lag, occurred_at)
   SELECT i.id,
          CASE WHEN mzemu_meta.readable_since(i.id) <= started THEN
-           make_interval(secs => COALESCE((SELECT max(l.seconds) FROM mzemu_meta.lag_settings l
-                                            WHERE mzemu_meta.hold_matches(l.pattern, i.schema_name, i.name)), 0))
+           make_interval(secs => GREATEST(
+             COALESCE((SELECT max(l.seconds) FROM mzemu_meta.lag_settings l
+                        WHERE mzemu_meta.hold_matches(l.pattern, i.schema_name, i.name)), 0),
+             -- Held back by a sibling's snapshot: the lag at the bucket's
+             -- close, in whole seconds rounded up.
+             COALESCE(ceil(extract(epoch FROM closing - mzemu_meta.held_back_since(i.id)))::int8, 0)))
          END,
          closing
     FROM mzemu_meta.items i WHERE i.kind IN ('table', 'source', 'materialized-view', 'index');
@@ -453,7 +471,8 @@ SELECT l.object_id, l.lag AS local_lag, l.lag AS global_lag, l.object_id AS slow
 CREATE VIEW mz_internal.mz_frontiers AS
 SELECT i.id AS object_id,
        CASE WHEN i.ready THEN (extract(epoch FROM i.ready_at) * 1000)::int8 ELSE 0 END::numeric AS read_frontier,
-       CASE WHEN i.ready THEN (extract(epoch FROM clock_timestamp()) * 1000)::int8 ELSE 0 END::numeric AS write_frontier
+       CASE WHEN i.ready THEN (extract(epoch FROM LEAST(clock_timestamp(), mzemu_meta.held_back_since(i.id))) * 1000)::int8
+            ELSE 0 END::numeric AS write_frontier
   FROM mzemu_meta.items i WHERE i.kind IN ('table', 'source', 'materialized-view', 'index');
 
 CREATE VIEW mz_internal.mz_cluster_replica_statuses AS
