@@ -638,6 +638,11 @@ func Statements(c Change) []string {
 	return append(out, c.SQL...)
 }
 
+// ExecChange sends one change as Apply does: its statements in order,
+// and a drop as a retirement (a rename into the trash in a DDL transaction,
+// which a DB fenced by a lease fences, then the drop of the trash).
+func ExecChange(ctx context.Context, db DB, c Change) error { return execChange(ctx, db, c) }
+
 func execChange(ctx context.Context, db DB, c Change) error {
 	for _, s := range Statements(c) {
 		if r, ok := retirementOf(c, s); ok {
