@@ -220,7 +220,11 @@ func compareUpstream(t *Table, o model.ObservedObject, up model.UpstreamState) {
 	if ut.ReplicaIdentity != "full" {
 		t.Problems = append(t.Problems, fmt.Sprintf("upstream table %s has REPLICA IDENTITY %s, not FULL", o.Reference, strings.ToUpper(ut.ReplicaIdentity)))
 	}
-	t.Problems = append(t.Problems, columnProblems(o, ut)...)
+	recreated := o.Pinned != nil && o.Pinned.OID != 0 && ut.OID != 0 && o.Pinned.OID != ut.OID
+	if recreated {
+		t.Problems = append(t.Problems, fmt.Sprintf("upstream table %s was dropped and re-created (OID %d when ingested, now %d)", o.Reference, o.Pinned.OID, ut.OID))
+	}
+	t.Problems = append(t.Problems, columnProblems(o, ut, recreated)...)
 	t.Problems = append(t.Problems, keyProblems(o, ut)...)
 	t.NewColumns = newColumns(o, ut)
 }
@@ -239,14 +243,26 @@ func keyProblems(o model.ObservedObject, ut *model.UpstreamTable) []string {
 }
 
 // columnProblems finds ingested columns that upstream dropped, renamed,
-// retyped (type or type modifier), or dropped and re-added (a new attnum,
-// seen as a column now after columns it used to precede). Columns in TEXT
-// COLUMNS are ingested as text whatever their upstream type, so a retype
-// of those is harmless.
-func columnProblems(o model.ObservedObject, ut *model.UpstreamTable) []string {
+// retyped (type or type modifier), or dropped and re-added (a new attnum).
+// Columns in TEXT COLUMNS are ingested as text whatever their upstream
+// type, so a retype of those is harmless.
+//
+// When the table's pinned description is known (o.Pinned, what
+// Materialize compares with), a column's attnum, type OID and modifier
+// are compared with it, as Materialize does; attnums are not compared
+// when the table was re-created (its columns are numbered anew).
+// Otherwise a re-added column is seen only when it now comes after a
+// column it used to precede (not when it was the last one).
+func columnProblems(o model.ObservedObject, ut *model.UpstreamTable, recreated bool) []string {
 	upstream := map[string]model.UpstreamColumn{}
 	for _, c := range ut.Columns {
 		upstream[c.Name] = c
+	}
+	pinned := map[string]model.UpstreamColumn{}
+	if o.Pinned != nil {
+		for _, c := range o.Pinned.Columns {
+			pinned[c.Name] = c
+		}
 	}
 	// minAfter[i] is the smallest upstream attnum of the ingested columns
 	// after the i-th: a column whose attnum exceeds it was re-added.
@@ -272,13 +288,28 @@ func columnProblems(o model.ObservedObject, ut *model.UpstreamTable) []string {
 			out = append(out, fmt.Sprintf("ingested column %q was dropped or renamed upstream", c.Name))
 			continue
 		}
-		if uc.Attnum > minAfter[i] {
+		pc, havePinned := pinned[c.Name]
+		switch {
+		case havePinned && pc.Attnum != 0:
+			if !recreated && pc.Attnum != uc.Attnum {
+				out = append(out, fmt.Sprintf("ingested column %q was dropped and re-added upstream (attnum %d when ingested, now %d)", c.Name, pc.Attnum, uc.Attnum))
+			}
+		case uc.Attnum > minAfter[i]:
 			out = append(out, fmt.Sprintf("ingested column %q was dropped and re-added upstream (it is now attnum %d, after columns it preceded)", c.Name, uc.Attnum))
 		}
 		if slices.Contains(o.TextColumns, c.Name) {
 			continue
 		}
-		if p := typeProblem(c, uc); p != "" {
+		if havePinned && pc.TypeOID != 0 {
+			// The pinned type OID and modifier are the upstream ones
+			// Materialize checks, exactly.
+			switch {
+			case pc.TypeOID != uc.TypeOID:
+				out = append(out, fmt.Sprintf("ingested column %q changed type upstream: ingested as %s, now %s", c.Name, c.Type, uc.Type))
+			case pc.TypeMod != uc.TypeMod:
+				out = append(out, fmt.Sprintf("ingested column %q changed type modifier upstream: ingested as %s with modifier %d, now %s", c.Name, c.Type, pc.TypeMod, uc.Type))
+			}
+		} else if p := typeProblem(c, uc); p != "" {
 			out = append(out, fmt.Sprintf("ingested column %q %s", c.Name, p))
 		}
 		if !c.Nullable && uc.Nullable {

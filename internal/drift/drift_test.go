@@ -232,3 +232,67 @@ func TestMaterializeFacts(t *testing.T) {
 		}
 	})
 }
+
+// TestPinnedBaseline: with the upstream description Materialize stored at
+// creation (DETAILS), drift compares OIDs and attnums as Materialize does,
+// so a re-created table and a re-added last column are caught too.
+func TestPinnedBaseline(t *testing.T) {
+	ref := model.UpstreamRef{Schema: "public", Table: "t"}
+	des := &model.Desired{
+		Sources: []model.Source{{Name: "pg", Schema: "public", Publication: "mz_source"}},
+		Schemas: []model.Schema{{Name: "app", Active: "v1"}},
+	}
+	pinned := &model.PinnedUpstream{OID: 16385, Ref: ref, Columns: []model.UpstreamColumn{
+		{Name: "a", Attnum: 1, TypeOID: 23, TypeMod: -1, Nullable: true},
+		{Name: "b", Attnum: 2, TypeOID: 1043, TypeMod: -1, Nullable: true},
+	}}
+	tbl := model.ObservedObject{ID: "u3", Kind: model.KindTable, Name: "t", SourceID: "u1", Reference: ref, Pinned: pinned,
+		Columns: []model.Column{
+			{Name: "a", Position: 1, Type: "integer", Nullable: true, TypeOID: 23, TypeMod: -1},
+			{Name: "b", Position: 2, Type: "character varying", Nullable: true, TypeOID: 1043, TypeMod: -1},
+		}}
+	obs := func(oid uint32, cols ...model.UpstreamColumn) *model.Observed {
+		return &model.Observed{
+			Sources: []model.ObservedSource{{ID: "u1", Schema: "public", Name: "pg"}},
+			Schemas: []model.ObservedSchema{{ID: "u2", Name: "app", Marker: &model.SchemaMarker{Schema: "app", Version: "v1"},
+				Objects: []model.ObservedObject{tbl}}},
+			Upstream: map[string]model.UpstreamState{"pg": {Publication: "mz_source", PublicationExists: true, Tables: []model.UpstreamTable{{
+				Ref: ref, OID: oid, InPublication: true, ReplicaIdentity: "full", Columns: cols}}}},
+		}
+	}
+	upA := model.UpstreamColumn{Name: "a", Attnum: 1, Type: "integer", TypeOID: 23, TypeMod: -1, Nullable: true}
+	upB := model.UpstreamColumn{Name: "b", Attnum: 2, Type: "character varying", TypeOID: 1043, TypeMod: -1, Nullable: true}
+	cases := []struct {
+		name string
+		obs  *model.Observed
+		want []string
+	}{
+		{"in step", obs(16385, upA, upB), nil},
+		{"re-created with the same columns", obs(16999, upA, upB),
+			[]string{"upstream table public.t was dropped and re-created (OID 16385 when ingested, now 16999)"}},
+		{"last column dropped and re-added", obs(16385, upA, model.UpstreamColumn{Name: "b", Attnum: 3, Type: "character varying", TypeOID: 1043, TypeMod: -1, Nullable: true}),
+			[]string{`ingested column "b" was dropped and re-added upstream (attnum 2 when ingested, now 3)`}},
+		// Materialize compares the stored modifier exactly: varchar
+		// becoming varchar(20) is a change (mz_columns alone, with no
+		// modifier recorded, could not tell).
+		{"modifier added", obs(16385, upA, model.UpstreamColumn{Name: "b", Attnum: 2, Type: "character varying(20)", TypeOID: 1043, TypeMod: 24, Nullable: true}),
+			[]string{`ingested column "b" changed type modifier upstream: ingested as character varying with modifier -1, now character varying(20)`}},
+		{"re-created with other columns: no attnum noise", obs(17000, model.UpstreamColumn{Name: "b", Attnum: 1, Type: "character varying", TypeOID: 1043, TypeMod: -1, Nullable: true}, model.UpstreamColumn{Name: "a", Attnum: 2, Type: "integer", TypeOID: 23, TypeMod: -1, Nullable: true}),
+			[]string{"upstream table public.t was dropped and re-created (OID 16385 when ingested, now 17000)"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := Compute(tc.obs, des)
+			var got []string
+			for _, tb := range rep.Tables {
+				got = append(got, tb.Problems...)
+				if tb.Severity != Breaking {
+					t.Errorf("severity %s, want breaking", tb.Severity)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

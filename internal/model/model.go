@@ -277,6 +277,10 @@ type ObservedObject struct {
 	// Keys are the primary-key and unique constraints Materialize recorded
 	// for a source-fed table at creation, each a sorted column list.
 	Keys [][]string
+	// Pinned is the upstream description a source-fed table recorded at
+	// creation (the DETAILS of its stored statement): what Materialize
+	// compares upstream with. Nil when unknown.
+	Pinned *PinnedUpstream
 	// Columns in position order.
 	Columns []Column
 
@@ -365,9 +369,21 @@ type UpstreamState struct {
 	Tables []UpstreamTable
 }
 
+// PinnedUpstream is the upstream table a source-fed table was created
+// from, as Materialize stored it: the table's OID and, for each ingested
+// column (EXCLUDE COLUMNS left out), its attnum, type OID, type modifier
+// and nullability. Type names are not stored.
+type PinnedUpstream struct {
+	OID     uint32
+	Ref     UpstreamRef
+	Columns []UpstreamColumn
+}
+
 // UpstreamTable describes one upstream table.
 type UpstreamTable struct {
-	Ref             UpstreamRef
+	Ref UpstreamRef
+	// OID is pg_class.oid; 0 when the table does not exist.
+	OID             uint32
 	InPublication   bool
 	ReplicaIdentity string // "full", "default", "nothing", "index"
 	Columns         []UpstreamColumn

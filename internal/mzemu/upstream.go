@@ -351,7 +351,7 @@ func (x *ddlTx) createSourceTable(ctx context.Context, parts []string, ine bool,
 	if err != nil {
 		return "", err
 	}
-	with = append(with, "DETAILS = '"+fmt.Sprintf("%x", pj[:min(len(pj), 32)])+"'")
+	with = append(with, "DETAILS = '"+exportDetails(pinned)+"'")
 	tail := fmt.Sprintf(" (%s) FROM SOURCE %s (REFERENCE = %s.%s.%s) WITH (%s)", strings.Join(defs, ", "), refItem(src.id),
 		quoteIdentMin(up.db), quoteIdentMin(desc.Schema), quoteIdentMin(desc.Table), strings.Join(with, ", "))
 	if err := x.exec(ctx, `INSERT INTO mzemu_meta.objects (id, oid, kind, source_id, create_tail, up_schema, up_table, pinned,

@@ -445,6 +445,13 @@ func assemble(raw *rawCatalog) *model.Observed {
 			o.TextColumns = opts.TextColumns
 			o.ExcludeColumns = opts.ExcludeColumns
 			o.Keys = opts.Keys
+			if opts.Details != "" {
+				// Undecodable details leave the baseline unknown; drift
+				// then falls back on what mz_columns tells.
+				if p, err := decodeDetails(opts.Details); err == nil {
+					o.Pinned = p
+				}
+			}
 		}
 		if c, ok := raw.mvClusters[ro.id]; ok {
 			o.Cluster = c

@@ -18,6 +18,8 @@ type tableOptions struct {
 	// Keys are the PRIMARY KEY and UNIQUE constraints of the purified
 	// column definitions, each a sorted column list, sorted.
 	Keys [][]string
+	// Details is the DETAILS option's value (hex), "" when absent.
+	Details string
 }
 
 // parseTableFromSource reads REFERENCE, TEXT COLUMNS and EXCLUDE COLUMNS
@@ -130,6 +132,10 @@ func parseOptionList(toks []token, i int, out *tableOptions) int {
 				out.TextColumns = append(out.TextColumns, cols...)
 			} else {
 				out.ExcludeColumns = append(out.ExcludeColumns, cols...)
+			}
+		case "DETAILS":
+			if i < len(toks) && toks[i].kind == tokString {
+				out.Details = toks[i].text
 			}
 		case "REFERENCE":
 			var parts []string

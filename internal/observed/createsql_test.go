@@ -23,6 +23,7 @@ func TestParseTableFromSource(t *testing.T) {
 				TextColumns:    []string{"f1", "f2"},
 				ExcludeColumns: []string{"f3"},
 				Keys:           [][]string{{"pk"}},
+				Details:        "0a0b",
 			},
 		},
 		{
@@ -32,6 +33,7 @@ func TestParseTableFromSource(t *testing.T) {
 			want: tableOptions{
 				Reference: model.UpstreamRef{Schema: "public", Table: "t"},
 				Keys:      [][]string{{"B", "c"}, {"a"}},
+				Details:   "UNIQUE (x)",
 			},
 		},
 		{
@@ -62,12 +64,12 @@ func TestParseTableFromSource(t *testing.T) {
 			name: "option words inside literals, comments and column definitions do not match",
 			sql: "CREATE TABLE a.t (\"text columns\" text, c text DEFAULT 'WITH (TEXT COLUMNS (z))') -- TEXT COLUMNS (y)\n" +
 				`FROM SOURCE s (REFERENCE public.t) WITH (DETAILS = 'TEXT COLUMNS = (q)', EXCLUDE COLUMNS = (e)) /* TEXT COLUMNS (w) */`,
-			want: tableOptions{Reference: model.UpstreamRef{Schema: "public", Table: "t"}, ExcludeColumns: []string{"e"}},
+			want: tableOptions{Reference: model.UpstreamRef{Schema: "public", Table: "t"}, ExcludeColumns: []string{"e"}, Details: "TEXT COLUMNS = (q)"},
 		},
 		{
 			name: "pretty-printed over several lines with options after details",
 			sql:  "CREATE TABLE materialize.v.t\n    (a pg_catalog.int4)\nFROM SOURCE materialize.public.pg\n    (REFERENCE = pg.public.t)\nWITH (\n    DETAILS = 'ff',\n    TEXT COLUMNS = (b, a)\n);",
-			want: tableOptions{Reference: model.UpstreamRef{Schema: "public", Table: "t"}, TextColumns: []string{"a", "b"}},
+			want: tableOptions{Reference: model.UpstreamRef{Schema: "public", Table: "t"}, TextColumns: []string{"a", "b"}, Details: "ff"},
 		},
 		{
 			name: "not a table from source",

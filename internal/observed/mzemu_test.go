@@ -115,6 +115,23 @@ func symbolic(obs *model.Observed) *model.Observed {
 	return obs
 }
 
+// upstreamOID is pg_class.oid of the upstream table name.
+func upstreamOID(t *testing.T, env *mzemutest.Env, name string) uint32 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, env.UpstreamURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var oid uint32
+	if err := conn.QueryRow(ctx, `SELECT $1::regclass::oid`, name).Scan(&oid); err != nil {
+		t.Fatal(err)
+	}
+	return oid
+}
+
 // waitReady polls ReadReadiness until every ID is ready or ctx ends.
 func waitReady(ctx context.Context, t *testing.T, q Querier, tables, compute []string) {
 	t.Helper()
@@ -223,6 +240,16 @@ func TestReadMzemu(t *testing.T) {
 						Reference:   model.UpstreamRef{Schema: "public", Table: "t"},
 						TextColumns: []string{"c"}, ExcludeColumns: []string{"d"},
 						Keys: [][]string{{"a"}},
+						// The upstream description Materialize stored in
+						// DETAILS: c keeps its upstream int4, d is left out.
+						Pinned: &model.PinnedUpstream{
+							OID: upstreamOID(t, env, "public.t"), Ref: model.UpstreamRef{Schema: "public", Table: "t"},
+							Columns: []model.UpstreamColumn{
+								{Name: "a", Attnum: 1, TypeOID: 23, TypeMod: -1},
+								{Name: "b", Attnum: 2, TypeOID: 16, TypeMod: -1, Nullable: true},
+								{Name: "c", Attnum: 3, TypeOID: 23, TypeMod: -1, Nullable: true},
+							},
+						},
 						Columns: []model.Column{
 							{Name: "a", Position: 1, Type: "integer"},
 							{Name: "b", Position: 2, Type: "boolean", Nullable: true},

@@ -39,7 +39,8 @@ const (
        CASE t.relreplident WHEN 'f' THEN 'full' WHEN 'd' THEN 'default'
                            WHEN 'n' THEN 'nothing' WHEN 'i' THEN 'index' ELSE '' END,
        EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables pt
-                WHERE pt.pubname = $1 AND pt.schemaname = t.schema_name AND pt.tablename = t.table_name)
+                WHERE pt.pubname = $1 AND pt.schemaname = t.schema_name AND pt.tablename = t.table_name),
+       COALESCE(t.relid, 0::oid)
   FROM t`
 
 	qUpColumns = upstreamWanted + `SELECT t.schema_name, t.table_name, a.attname::text, a.attnum::int4,
@@ -57,7 +58,7 @@ const (
 // ReadUpstream inspects the upstream PostgreSQL database a source reads
 // from, over q (a connection to that database, never to Materialize): does
 // the publication exist; and, for every table in tables and every table
-// the publication holds, its publication membership, replica identity,
+// the publication holds, its OID, publication membership, replica identity,
 // columns (attnum, format_type, type OID, typmod, nullability) and its
 // primary-key and unique constraints. It is one batch, one round trip.
 //
@@ -95,11 +96,12 @@ func ReadUpstream(ctx context.Context, q Querier, publication string, tables []m
 		{"tables", func(r pgx.Rows) error {
 			var schema, table, ident string
 			var in bool
-			if err := r.Scan(&schema, &table, &ident, &in); err != nil {
+			var oid uint32
+			if err := r.Scan(&schema, &table, &ident, &in, &oid); err != nil {
 				return err
 			}
 			t := get(schema, table)
-			t.ReplicaIdentity, t.InPublication = ident, in
+			t.ReplicaIdentity, t.InPublication, t.OID = ident, in, oid
 			return nil
 		}},
 		{"columns", func(r pgx.Rows) error {

@@ -127,6 +127,12 @@ func TestReadUpstream(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Each table's OID is pg_class's (0 for a missing table):
+			// checked at the end, left out of this comparison.
+			oids := make([]uint32, len(got.Tables))
+			for i := range got.Tables {
+				oids[i], got.Tables[i].OID = got.Tables[i].OID, 0
+			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Fatalf("ReadUpstream (-want +got):\n%s", diff)
 			}
@@ -144,6 +150,16 @@ func TestReadUpstream(t *testing.T) {
 			}
 			if n := wire.Trips(); n != 1 {
 				t.Errorf("second inspection took %d network round trips, want 1", n)
+			}
+			for i, ut := range got.Tables {
+				var want uint32
+				if err := conn.QueryRow(ctx, `SELECT COALESCE(to_regclass(format('%I.%I', $1::text, $2::text))::oid, 0::oid)`,
+					ut.Ref.Schema, ut.Ref.Table).Scan(&want); err != nil {
+					t.Fatal(err)
+				}
+				if oids[i] != want {
+					t.Errorf("%s: OID = %d, want %d", ut.Ref, oids[i], want)
+				}
 			}
 		})
 	}
@@ -188,7 +204,7 @@ ALTER PUBLICATION mz_source DROP TABLE public.t;`); err != nil {
 	}
 	b, a := find(before), find(after)
 	want := model.UpstreamTable{
-		Ref: refs[0], InPublication: false, ReplicaIdentity: "default",
+		Ref: refs[0], OID: b.OID, InPublication: false, ReplicaIdentity: "default",
 		Columns: []model.UpstreamColumn{
 			b.Columns[0],
 			{Name: "name", Attnum: 2, Type: "character varying(40)", TypeOID: 1043, TypeMod: 44},
