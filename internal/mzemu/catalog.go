@@ -2,7 +2,7 @@ package mzemu
 
 // catalogVersion changes whenever bootstrapSQL changes, so a backing
 // database built by an older mzemu is rebuilt.
-const catalogVersion = "mzemu-catalog-9-emu10-roles2"
+const catalogVersion = "mzemu-catalog-10-emu10-longnames"
 
 // bootstrapSQL builds mzemu's hidden metadata schema (mzemu_meta), the
 // schema of pinned upstream foreign tables (mzemu_data) and the
@@ -22,6 +22,19 @@ CREATE SCHEMA mz_internal;
 CREATE SCHEMA IF NOT EXISTS public;
 
 CREATE TABLE mzemu_meta.info (key text PRIMARY KEY, value text NOT NULL);
+-- Backing names of identifiers over 63 bytes (see longnames.go):
+-- mz_name gives an object's Materialize name from its backing name.
+CREATE TABLE mzemu_meta.long_names (backing text PRIMARY KEY, name text NOT NULL);
+CREATE FUNCTION mzemu_meta.mz_name(n name) RETURNS text LANGUAGE sql STABLE AS $f$
+  SELECT CASE WHEN n::text ~ '_[0-9a-f]{16}$'
+              THEN COALESCE((SELECT l.name FROM mzemu_meta.long_names l WHERE l.backing = n::text), n::text)
+              ELSE n::text END
+$f$;
+-- search_schemas is current_schemas(false) by Materialize name.
+CREATE FUNCTION mzemu_meta.search_schemas() RETURNS text[] LANGUAGE sql STABLE AS $f$
+  SELECT COALESCE(array_agg(mzemu_meta.mz_name(x.s) ORDER BY x.o), '{}'::text[])
+    FROM unnest(current_schemas(false)) WITH ORDINALITY AS x(s, o)
+$f$;
 -- revision counts committed catalog changes of every mzemu over this
 -- database: a DDL transaction fails with 40001 when it moved since its
 -- first statement.
@@ -106,7 +119,7 @@ BEGIN
     JOIN pg_catalog.pg_class c ON c.oid = NEW.oid
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
    WHERE mzemu_meta.hold_applies(h.kind, NEW.kind, NEW.source_id)
-     AND mzemu_meta.hold_matches(h.pattern, n.nspname::text, c.relname::text)
+     AND mzemu_meta.hold_matches(h.pattern, mzemu_meta.mz_name(n.nspname), mzemu_meta.mz_name(c.relname))
    ORDER BY h.kind = 'ingestion' DESC LIMIT 1;
   RETURN NEW;
 END
@@ -160,8 +173,8 @@ CREATE FUNCTION mzemu_meta.mz_type_name(typ oid) RETURNS text LANGUAGE sql STABL
 $f$;
 
 CREATE VIEW mzemu_meta.items AS
-SELECT o.*, c.relname::text AS name, s.id AS schema_id, n.nspname::text AS schema_name,
-       'materialize.' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS fqname,
+SELECT o.*, mzemu_meta.mz_name(c.relname) AS name, s.id AS schema_id, mzemu_meta.mz_name(n.nspname) AS schema_name,
+       'materialize.' || quote_ident(mzemu_meta.mz_name(n.nspname)) || '.' || quote_ident(mzemu_meta.mz_name(c.relname)) AS fqname,
        o.held IS NULL AND (o.ready_at IS NULL OR o.ready_at <= clock_timestamp()) AS ready
   FROM mzemu_meta.objects o
   JOIN pg_catalog.pg_class c ON c.oid = o.oid
@@ -214,7 +227,7 @@ CREATE VIEW mz_catalog.mz_databases AS
 SELECT 'u1'::text AS id, 20000::oid AS oid, 'materialize'::text AS name, 'u1'::text AS owner_id, mzemu_meta.acl('database', 'u1') AS privileges;
 
 CREATE VIEW mz_catalog.mz_schemas AS
-SELECT s.id, n.oid, 'u1'::text AS database_id, n.nspname::text AS name, s.owner_id, mzemu_meta.acl('schema', s.id) AS privileges
+SELECT s.id, n.oid, 'u1'::text AS database_id, mzemu_meta.mz_name(n.nspname) AS name, s.owner_id, mzemu_meta.acl('schema', s.id) AS privileges
   FROM mzemu_meta.schemas s JOIN pg_catalog.pg_namespace n ON n.oid = s.oid
 UNION ALL
 SELECT v.id, n.oid, NULL::text, v.name, 's1'::text, ARRAY['=U/s1']::text[]
@@ -259,11 +272,11 @@ SELECT i.id AS index_id, k.ord::int8 AS index_position, a.attnum::int8 AS on_pos
   FROM mzemu_meta.items i
   CROSS JOIN LATERAL unnest(i.index_cols) WITH ORDINALITY AS k(col, ord)
   JOIN mzemu_meta.objects t ON t.id = i.on_id
-  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attname = k.col AND NOT a.attisdropped
+  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND mzemu_meta.mz_name(a.attname) = k.col AND NOT a.attisdropped
  WHERE i.kind = 'index';
 
 CREATE VIEW mz_catalog.mz_columns AS
-SELECT i.id, a.attname::text AS name, a.attnum::int8 AS position,
+SELECT i.id, mzemu_meta.mz_name(a.attname) AS name, a.attnum::int8 AS position,
        COALESCE(p.nullable, NOT a.attnotnull) AS nullable,
        CASE WHEN i.kind = 'source' THEN 'uint8' ELSE mzemu_meta.mz_type_name(a.atttypid) END AS type,
        NULL::text AS "default",
@@ -398,6 +411,20 @@ CREATE FUNCTION mzemu_meta.readable_since(obj text) RETURNS timestamptz LANGUAGE
    WHERE i.id = obj
 $f$;
 
+-- held_back_since: while a table of a source snapshots (its snapshot or
+-- ingestion held or not yet done), the source's ingestion of its other
+-- tables is held back (Materialize: "data ingestion for the other tables
+-- associated with the source is temporarily blocked"): since when the
+-- source and its other tables are held back, NULL when they are not.
+CREATE FUNCTION mzemu_meta.held_back_since(obj text) RETURNS timestamptz LANGUAGE sql STABLE AS $f$
+  SELECT min(t.created_at)
+    FROM mzemu_meta.objects o
+    JOIN mzemu_meta.objects t ON t.source_id = COALESCE(o.source_id, o.id) AND t.kind = 'table' AND t.id <> o.id
+   WHERE o.id = obj AND (o.kind = 'source' OR (o.kind = 'table' AND o.source_id IS NOT NULL))
+     AND t.status IS DISTINCT FROM 'stalled'
+     AND NOT (t.held IS NULL AND (t.ready_at IS NULL OR t.ready_at <= clock_timestamp()))
+$f$;
+
 CREATE FUNCTION mzemu_meta.close_lag_bucket() RETURNS int LANGUAGE plpgsql AS $f$
 DECLARE
   started timestamptz;
@@ -408,8 +435,12 @@ BEGIN
   INSERT INTO mzemu_meta.lag_history (object_id, lag, occurred_at)
   SELECT i.id,
          CASE WHEN mzemu_meta.readable_since(i.id) <= started THEN
-           make_interval(secs => COALESCE((SELECT max(l.seconds) FROM mzemu_meta.lag_settings l
-                                            WHERE mzemu_meta.hold_matches(l.pattern, i.schema_name, i.name)), 0))
+           make_interval(secs => GREATEST(
+             COALESCE((SELECT max(l.seconds) FROM mzemu_meta.lag_settings l
+                        WHERE mzemu_meta.hold_matches(l.pattern, i.schema_name, i.name)), 0),
+             -- Held back by a sibling's snapshot: the lag at the bucket's
+             -- close, in whole seconds rounded up.
+             COALESCE(ceil(extract(epoch FROM closing - mzemu_meta.held_back_since(i.id)))::int8, 0)))
          END,
          closing
     FROM mzemu_meta.items i WHERE i.kind IN ('table', 'source', 'materialized-view', 'index');
@@ -440,7 +471,8 @@ SELECT l.object_id, l.lag AS local_lag, l.lag AS global_lag, l.object_id AS slow
 CREATE VIEW mz_internal.mz_frontiers AS
 SELECT i.id AS object_id,
        CASE WHEN i.ready THEN (extract(epoch FROM i.ready_at) * 1000)::int8 ELSE 0 END::numeric AS read_frontier,
-       CASE WHEN i.ready THEN (extract(epoch FROM clock_timestamp()) * 1000)::int8 ELSE 0 END::numeric AS write_frontier
+       CASE WHEN i.ready THEN (extract(epoch FROM LEAST(clock_timestamp(), mzemu_meta.held_back_since(i.id))) * 1000)::int8
+            ELSE 0 END::numeric AS write_frontier
   FROM mzemu_meta.items i WHERE i.kind IN ('table', 'source', 'materialized-view', 'index');
 
 CREATE VIEW mz_internal.mz_cluster_replica_statuses AS

@@ -38,8 +38,20 @@ func (x *ddlTx) secret(id string) string {
 }
 
 // q runs a query on the session's backing connection with text parameters
-// and returns its rows as text (NULL as "").
+// and returns its rows as text (NULL as ""). Identifiers of over 63 bytes
+// in sql are mapped onto their backing names (and the mapping recorded).
 func (ss *session) q(ctx context.Context, sql string, args ...any) ([][]string, error) {
+	sql, used := toBackingSQL(sql)
+	if used != nil {
+		if err := ss.recordLongNames(ctx, used); err != nil {
+			return nil, err
+		}
+	}
+	return ss.qRaw(ctx, sql, args...)
+}
+
+// qRaw is q without the mapping of long identifiers.
+func (ss *session) qRaw(ctx context.Context, sql string, args ...any) ([][]string, error) {
 	vals := make([][]byte, len(args))
 	oids := make([]uint32, len(args))
 	for i, a := range args {
@@ -135,8 +147,8 @@ func (ss *session) lookupItem(ctx context.Context, parts []string) (*item, error
 		rows, err = ss.q(ctx, `SELECT `+itemCols+` FROM mzemu_meta.items WHERE schema_name = $1 AND name = $2`, parts[0], parts[1])
 	case 1:
 		rows, err = ss.q(ctx, `SELECT `+itemCols+` FROM mzemu_meta.items
- WHERE name = $1 AND schema_name::name = ANY (current_schemas(false))
- ORDER BY array_position(current_schemas(false), schema_name::name) LIMIT 1`, parts[0])
+ WHERE name = $1 AND schema_name = ANY (mzemu_meta.search_schemas())
+ ORDER BY array_position(mzemu_meta.search_schemas(), schema_name) LIMIT 1`, parts[0])
 	}
 	if err != nil || len(rows) == 0 {
 		return nil, err
@@ -201,7 +213,7 @@ func (ss *session) lookupSchema(ctx context.Context, parts []string) (id, name s
 	if len(parts) != 1 {
 		return "", "", errf(codeSyntax, "schema name %q has too many parts", strings.Join(parts, "."))
 	}
-	rows, err := ss.q(ctx, `SELECT s.id, n.nspname FROM mzemu_meta.schemas s JOIN pg_catalog.pg_namespace n ON n.oid = s.oid WHERE n.nspname = $1`, parts[0])
+	rows, err := ss.q(ctx, `SELECT s.id, mzemu_meta.mz_name(n.nspname) FROM mzemu_meta.schemas s JOIN pg_catalog.pg_namespace n ON n.oid = s.oid WHERE n.nspname = $1`, backingIdent(parts[0]))
 	if err != nil || len(rows) == 0 {
 		return "", parts[0], err
 	}
@@ -237,7 +249,7 @@ func (ss *session) currentSchemaID(ctx context.Context) (string, error) {
 }
 
 func (ss *session) currentSchema(ctx context.Context) (id, name string, err error) {
-	rows, err := ss.q(ctx, `SELECT s.id, n.nspname FROM unnest(current_schemas(false)) WITH ORDINALITY AS cs(name, ord)
+	rows, err := ss.q(ctx, `SELECT s.id, mzemu_meta.mz_name(n.nspname) FROM unnest(current_schemas(false)) WITH ORDINALITY AS cs(name, ord)
  JOIN pg_catalog.pg_namespace n ON n.nspname = cs.name JOIN mzemu_meta.schemas s ON s.oid = n.oid ORDER BY cs.ord LIMIT 1`)
 	if err != nil {
 		return "", "", err
@@ -276,7 +288,7 @@ func (x *ddlTx) nameTaken(ctx context.Context, schemaID, name string) (string, e
  WHERE c.relnamespace = (SELECT oid FROM mzemu_meta.schemas WHERE id = $1) AND c.relname = $2
  UNION ALL
  SELECT 'type' FROM pg_catalog.pg_type t
- WHERE t.typnamespace = (SELECT oid FROM mzemu_meta.schemas WHERE id = $1) AND t.typname = $2 AND t.typrelid = 0`, schemaID, name)
+ WHERE t.typnamespace = (SELECT oid FROM mzemu_meta.schemas WHERE id = $1) AND t.typname = $2 AND t.typrelid = 0`, schemaID, backingIdent(name))
 	if err != nil || len(rows) == 0 {
 		return "", err
 	}
@@ -308,7 +320,7 @@ func (x *ddlTx) nextID(ctx context.Context) (string, error) {
 
 // relOID returns the oid of a relation just created.
 func (x *ddlTx) relOID(ctx context.Context, schema, name string) (string, error) {
-	rows, err := x.q(ctx, `SELECT $1::regclass::oid::text`, model.QuoteIdent(schema)+"."+model.QuoteIdent(name))
+	rows, err := x.q(ctx, `SELECT $1::regclass::oid::text`, backingQuote(schema)+"."+backingQuote(name))
 	if err != nil {
 		return "", err
 	}

@@ -110,7 +110,7 @@ func (x *ddlTx) dropItems(ctx context.Context, targets []*item, cascade bool) er
 func (x *ddlTx) restrictCheck(ctx context.Context, targets []*item, ids []string) error {
 	for _, t := range targets {
 		// Materialize names the first dependent (by ID) only.
-		rows, err := x.q(ctx, `SELECT i.kind, i.name, i.schema_name, i.schema_name::name = ANY (current_schemas(false))
+		rows, err := x.q(ctx, `SELECT i.kind, i.name, i.schema_name, i.schema_name = ANY (mzemu_meta.search_schemas())
   FROM mzemu_meta.deps d JOIN mzemu_meta.items i ON i.id = d.object_id
  WHERE d.referenced_id = $1 AND NOT d.object_id = ANY ($2) AND i.kind <> 'index'
  ORDER BY substr(i.id, 2)::int8 LIMIT 1`, t.id, ids)
@@ -139,7 +139,7 @@ func (x *ddlTx) restrictCheck(ctx context.Context, targets []*item, ids []string
 }
 
 func (x *ddlTx) inSearchPath(ctx context.Context, schema string) (bool, error) {
-	rows, err := x.q(ctx, `SELECT $1::name = ANY (current_schemas(false))`, schema)
+	rows, err := x.q(ctx, `SELECT $1::text = ANY (mzemu_meta.search_schemas())`, schema)
 	if err != nil {
 		return false, err
 	}
@@ -568,7 +568,7 @@ func parseComment(p *parser) (*stmt, error) {
 			if err := x.requireItemOwner(ctx, it); err != nil {
 				return "", err
 			}
-			rows, err := x.q(ctx, `SELECT attnum::text FROM pg_catalog.pg_attribute WHERE attrelid = $1::oid AND attname = $2 AND NOT attisdropped`, it.oid, name[len(name)-1])
+			rows, err := x.q(ctx, `SELECT attnum::text FROM pg_catalog.pg_attribute WHERE attrelid = $1::oid AND attname = $2 AND NOT attisdropped`, it.oid, backingIdent(name[len(name)-1]))
 			if err != nil {
 				return "", err
 			}

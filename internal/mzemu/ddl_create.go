@@ -81,7 +81,7 @@ func parseCreateSchema(p *parser) (*stmt, error) {
 		if err := x.exec(ctx, "CREATE SCHEMA "+model.QuoteIdent(name)); err != nil {
 			return "", err
 		}
-		return "CREATE SCHEMA", x.exec(ctx, `INSERT INTO mzemu_meta.schemas VALUES ('u' || nextval('mzemu_meta.schema_seq'), $1::regnamespace::oid)`, model.QuoteIdent(name))
+		return "CREATE SCHEMA", x.exec(ctx, `INSERT INTO mzemu_meta.schemas VALUES ('u' || nextval('mzemu_meta.schema_seq'), $1::regnamespace::oid)`, backingQuote(name))
 	}), nil
 }
 
@@ -730,7 +730,7 @@ func parseCreateIndex(p *parser, isDefault bool) (*stmt, error) {
 		}
 		cols := exprs
 		if isDefault {
-			rows, err := x.q(ctx, `SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, obj.oid)
+			rows, err := x.q(ctx, `SELECT mzemu_meta.mz_name(attname) FROM pg_catalog.pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, obj.oid)
 			if err != nil {
 				return "", err
 			}

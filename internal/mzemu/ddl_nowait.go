@@ -32,7 +32,7 @@ func (ss *session) connectBacking(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("parse backing URL: %w", redactErr(err))
 	}
-	cfg.RuntimeParams["search_path"] = backingSearchPath(ss.searchPath)
+	cfg.RuntimeParams["search_path"] = backingSearchPath(ss.backingPath)
 	cfg.RuntimeParams["application_name"] = "mzemu"
 	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
 		if ss.mute {

@@ -59,7 +59,7 @@ var (
 func toErrorResponse(err error) *pgproto3.ErrorResponse {
 	var me *mzError
 	if errors.As(err, &me) {
-		return &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: me.Code, Message: me.Message, Detail: me.Detail, Hint: me.Hint}
+		return &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: me.Code, Message: fromBackingText(me.Message), Detail: fromBackingText(me.Detail), Hint: me.Hint}
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
@@ -73,7 +73,7 @@ func toErrorResponse(err error) *pgproto3.ErrorResponse {
 		if sev == "" || sev == "FATAL" || sev == "PANIC" {
 			sev = "ERROR"
 		}
-		return &pgproto3.ErrorResponse{Severity: sev, SeverityUnlocalized: sev, Code: code, Message: msg, Detail: pe.Detail, Hint: pe.Hint, Position: pe.Position}
+		return &pgproto3.ErrorResponse{Severity: sev, SeverityUnlocalized: sev, Code: code, Message: fromBackingText(msg), Detail: fromBackingText(pe.Detail), Hint: pe.Hint, Position: pe.Position}
 	}
 	return &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: codeInternal, Message: err.Error()}
 }

@@ -324,7 +324,7 @@ func parseDropRole(p *parser) (*stmt, error) {
 func (x *ddlTx) roleDependents(ctx context.Context, r *role) error {
 	rows, err := x.q(ctx, `
 SELECT 'owner of ' || upper(replace(i.kind, '-', ' ')) || ' ' || i.fqname, 1 FROM mzemu_meta.items i WHERE i.owner_id = $1
-UNION ALL SELECT 'owner of SCHEMA materialize.' || n.nspname, 2 FROM mzemu_meta.schemas s
+UNION ALL SELECT 'owner of SCHEMA materialize.' || mzemu_meta.mz_name(n.nspname), 2 FROM mzemu_meta.schemas s
   JOIN pg_catalog.pg_namespace n ON n.oid = s.oid WHERE s.owner_id = $1
 UNION ALL SELECT 'owner of CLUSTER ' || c.name, 3 FROM mzemu_meta.clusters c WHERE c.owner_id = $1
 UNION ALL SELECT 'privileges granted on ' || p.kind || ' ' || p.object_id, 4 FROM mzemu_meta.privileges p

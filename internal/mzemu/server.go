@@ -280,5 +280,10 @@ func (s *Server) loadSchemaNames(ctx context.Context) error {
 		m[string(r[0])] = true
 	}
 	s.schemaNames.Store(&m)
+	res = conn.ExecParams(ctx, `SELECT backing, name FROM mzemu_meta.long_names`, nil, nil, nil, nil).Read()
+	if res.Err != nil {
+		return fmt.Errorf("mzemu: read long names: %w", res.Err)
+	}
+	loadLongNames(res.Rows)
 	return nil
 }

@@ -52,6 +52,8 @@ type session struct {
 
 	cluster    string
 	searchPath string // as the client set it
+	// backingPath is the client's search_path as backing names (quoted).
+	backingPath string
 
 	// The login role from the startup packet (roles.go).
 	roleID, roleName string
@@ -91,7 +93,7 @@ var errTerminate = errors.New("terminate")
 
 func (s *Server) serve(c net.Conn) {
 	defer c.Close()
-	ss := &session{srv: s, conn: c, be: pgproto3.NewBackend(c, c), cluster: "quickstart", searchPath: "public",
+	ss := &session{srv: s, conn: c, be: pgproto3.NewBackend(c, c), cluster: "quickstart", searchPath: "public", backingPath: "public",
 		stmts: map[string]*prepared{}, portals: map[string]*portal{}}
 	ok, err := ss.startup()
 	if err != nil || !ok {
@@ -424,6 +426,9 @@ func (ss *session) prepare(ctx context.Context, st *stmt) (*prepared, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Identifiers of over 63 bytes name backing objects by their
+		// backing names (longnames.go).
+		q, _ = toBackingSQL(q)
 		p.query = q
 		desc, err := ss.db.Prepare(ctx, "", q, nil)
 		if err != nil {
@@ -485,7 +490,7 @@ func (ss *session) sendRowDescription(fields []pgconn.FieldDescription, formats 
 	}
 	rd := &pgproto3.RowDescription{Fields: make([]pgproto3.FieldDescription, len(fields))}
 	for i, f := range fields {
-		rd.Fields[i] = pgproto3.FieldDescription{Name: []byte(f.Name), TableOID: f.TableOID, TableAttributeNumber: f.TableAttributeNumber,
+		rd.Fields[i] = pgproto3.FieldDescription{Name: []byte(fromBackingText(f.Name)), TableOID: f.TableOID, TableAttributeNumber: f.TableAttributeNumber,
 			DataTypeOID: f.DataTypeOID, DataTypeSize: f.DataTypeSize, TypeModifier: f.TypeModifier, Format: formatFor(formats, i)}
 	}
 	ss.be.Send(rd)

@@ -82,7 +82,7 @@ func setVar(name string, vals []string, isDefault bool) (*stmt, error) {
 				var q, kept []string
 				for _, s := range vals {
 					if s != "" {
-						q = append(q, model.QuoteIdent(s))
+						q = append(q, backingQuote(s))
 						kept = append(kept, s)
 					}
 				}
@@ -91,6 +91,7 @@ func setVar(name string, vals []string, isDefault bool) (*stmt, error) {
 			if _, err := ss.db.Exec(ctx, "SET search_path TO "+backingSearchPath(v)).ReadAll(); err != nil {
 				return "", err
 			}
+			ss.backingPath = v
 			if isDefault {
 				ss.searchPath = "public"
 			} else {
