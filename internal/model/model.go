@@ -234,6 +234,9 @@ type Observed struct {
 	// upstream could not be inspected directly, when that fallback was
 	// asked for (drift --refresh-references). Table and column names only.
 	References map[string][]SourceReference
+	// Access is what the session's role may do and who owns and may read
+	// what; nil when it was not read (see observed.ReadAccess).
+	Access *Access
 	// Fingerprint summarizes everything above that a plan depends on, so
 	// apply can refuse a plan computed from a different state.
 	Fingerprint string
