@@ -173,6 +173,11 @@ type Version struct {
 	Objects []Object
 	// Digest is the fingerprint of every object's canonical definition.
 	Digest string
+	// AdoptFrom names an existing schema without mzsync's marker, built by
+	// hand, that is taken over as this version without rebuilding when
+	// its objects match the version's (spec.adoptFrom). It is not part of
+	// the digest: removing it after the adoption changes nothing.
+	AdoptFrom string `json:",omitempty"`
 }
 
 // Object is one managed object of a version. Name is its short name inside
@@ -264,8 +269,15 @@ type ObservedObject struct {
 
 	// Cluster is the cluster name of a materialized view or index.
 	Cluster string
+	// Definition is the stored query of a view or materialized view
+	// (mz_views/mz_materialized_views.definition): on Materialize a
+	// normalized, fully qualified query followed by ';'.
+	Definition string
 	// OnID is the ID of the object an index is on.
 	OnID string
+	// IndexKeys are an index's key columns in order, by name in the
+	// indexed object; an expression key is "expr:" and its text.
+	IndexKeys []string
 	// SourceID and Reference describe a table fed from a source.
 	SourceID       string
 	Reference      UpstreamRef
