@@ -233,6 +233,12 @@ type Observed struct {
 	// inspected (never holding a credential); absent when it was, or when
 	// inspection was not requested.
 	UpstreamErrors map[string]string
+	// References maps a source name to Materialize's list of what its
+	// publication holds (mz_internal.mz_source_references, read right
+	// after ALTER SOURCE ... REFRESH REFERENCES), for sources whose
+	// upstream could not be inspected directly, when that fallback was
+	// asked for (drift --refresh-references). Table and column names only.
+	References map[string][]SourceReference
 	// Access is what the session's role may do and who owns and may read
 	// what; nil when it was not read (see observed.ReadAccess).
 	Access *Access
@@ -380,6 +386,15 @@ type PinnedUpstream struct {
 	OID     uint32
 	Ref     UpstreamRef
 	Columns []UpstreamColumn
+}
+
+// SourceReference is one row of mz_internal.mz_source_references: an
+// upstream table the source could ingest, with its column names in
+// upstream order (no types, attnums or OIDs), as of UpdatedAt.
+type SourceReference struct {
+	Ref       UpstreamRef
+	Columns   []string
+	UpdatedAt time.Time
 }
 
 // UpstreamTable describes one upstream table.
