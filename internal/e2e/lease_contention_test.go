@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,7 +20,12 @@ import (
 var (
 	installRe = regexp.MustCompile(`ALTER SCHEMA "` + model.LeaseNewPrefix + `([0-9a-z]+)" RENAME TO "` + model.LeaseSchema + `"`)
 	releaseRe = regexp.MustCompile(`ALTER SCHEMA "` + model.LeaseSchema + `" RENAME TO "` + model.StaleLeasePrefix)
-	workRe    = regexp.MustCompile(`(?:work_writer-|'writer-)(\d+)`)
+	workRe    = regexp.MustCompile(`(?:work_writer-|'writer-|"drop_writer-)(\d+)`)
+	// A drop is a retirement: a fenced rename into the holder's trash,
+	// then a DROP of that trash, which may come late but only ever names
+	// the dropping writer's own trash.
+	retireRe    = regexp.MustCompile(`RENAME TO "` + model.TrashPrefix + `([0-9a-z]+)_drop_writer-(\d+)_`)
+	trashDropRe = regexp.MustCompile(`^DROP SCHEMA "` + model.TrashPrefix + `([0-9a-z]+)_drop_writer-(\d+)_`)
 )
 
 // TestLeaseContention runs several writers against one server: random
@@ -49,13 +55,26 @@ func TestLeaseContention(t *testing.T) {
 		acquired[i]++
 	}
 	// write sends one fenced catalog change naming its writer: a DDL
-	// transaction or a lone statement.
+	// transaction, a lone statement, or a schema created and dropped as
+	// Apply drops one (retired into the trash, then dropped).
+	var seq atomic.Int64
 	write := func(db reconcile.DB, i, n int) error {
-		if n%2 == 0 {
+		switch n % 3 {
+		case 0:
 			tmp := model.QuoteIdent(fmt.Sprintf("work_writer-%d", i))
 			return db.Exec(ctx, "BEGIN; ALTER SCHEMA work RENAME TO "+tmp+"; ALTER SCHEMA "+tmp+" RENAME TO work; COMMIT")
+		case 1:
+			return db.Exec(ctx, fmt.Sprintf("COMMENT ON SCHEMA work IS 'writer-%d write %d'", i, n))
 		}
-		return db.Exec(ctx, fmt.Sprintf("COMMENT ON SCHEMA work IS 'writer-%d write %d'", i, n))
+		name := fmt.Sprintf("drop_writer-%d_%d", i, seq.Add(1))
+		if err := db.Exec(ctx, "CREATE SCHEMA "+model.QuoteIdent(name)); err != nil {
+			return err
+		}
+		err := dropSchema(ctx, db, name)
+		for try := 0; try < 10 && err != nil && strings.Contains(err.Error(), "40001"); try++ {
+			err = dropSchema(ctx, db, name) // as for the transactions below
+		}
+		return err
 	}
 
 	// Writer 0 takes the lease first, writes once, and stalls: it stops
@@ -69,6 +88,10 @@ func TestLeaseContention(t *testing.T) {
 	record(stalled, sl)
 	if err := write(sl.Fence(sa.db), stalled, 1); err != nil {
 		t.Fatalf("the stalled writer's first write, under its lease: %v", err)
+	}
+	const stalledSchema = "drop_writer-0_0"
+	if err := sl.Fence(sa.db).Exec(ctx, "CREATE SCHEMA "+model.QuoteIdent(stalledSchema)); err != nil {
+		t.Fatalf("the stalled writer's second write, under its lease: %v", err)
 	}
 
 	const writers, rounds = 4, 3
@@ -141,6 +164,9 @@ func TestLeaseContention(t *testing.T) {
 			t.Fatalf("the stalled writer's late write %d: %v, want refused by the fencing check (ErrLeaseLost)", n, err)
 		}
 	}
+	if err := dropSchema(ctx, late, stalledSchema); !errors.Is(err, reconcile.ErrLeaseLost) {
+		t.Fatalf("the stalled writer's late drop: %v, want refused by the fence (ErrLeaseLost)", err)
+	}
 	if err := sl.Renew(ctx); !errors.Is(err, reconcile.ErrLeaseLost) {
 		t.Fatalf("the stalled writer's late renewal: %v, want ErrLeaseLost", err)
 	}
@@ -152,7 +178,7 @@ func TestLeaseContention(t *testing.T) {
 
 	// The server's log, in commit order: every write was made by the
 	// holder of the lease at that point.
-	holder, writes := "", 0
+	holder, writes, drops := "", 0, 0
 	perWriter := map[int]int{}
 	for _, c := range w.env.Server.CatalogChanges() {
 		text := strings.Join(c.Statements, "; ")
@@ -163,6 +189,25 @@ func TestLeaseContention(t *testing.T) {
 		if releaseRe.MatchString(text) {
 			holder = ""
 			continue
+		}
+		if m := trashDropRe.FindStringSubmatch(text); m != nil {
+			// A lone DROP may land after its writer lost the lease, but
+			// only on the trash its own holding retired.
+			i, _ := strconv.Atoi(m[2])
+			mu.Lock()
+			h, ok := owner[m[1]]
+			mu.Unlock()
+			if !ok || h != i {
+				t.Fatalf("revision %d: writer %d dropped trash retired under token %s (writer %d, known %v): %s", c.Revision, i, m[1], h, ok, text)
+			}
+			drops++
+			continue
+		}
+		if strings.Contains(text, `DROP SCHEMA "drop_writer-`) {
+			t.Fatalf("revision %d: a schema dropped without being retired first: %s", c.Revision, text)
+		}
+		if m := retireRe.FindStringSubmatch(text); m != nil && m[1] != holder {
+			t.Fatalf("revision %d: retired into the trash of token %s while token %q held the lease: %s", c.Revision, m[1], holder, text)
 		}
 		m := workRe.FindStringSubmatch(text)
 		if m == nil {
@@ -178,8 +223,11 @@ func TestLeaseContention(t *testing.T) {
 		writes++
 		perWriter[i]++
 	}
-	if perWriter[stalled] != 1 {
-		t.Fatalf("the stalled writer made %d writes, want only the one under its lease", perWriter[stalled])
+	if perWriter[stalled] != 2 {
+		t.Fatalf("the stalled writer made %d writes, want only the two under its lease", perWriter[stalled])
+	}
+	if drops < writers {
+		t.Fatalf("only %d drops in the log: the test proves little", drops)
 	}
 	for i := 1; i <= writers; i++ {
 		if acquired[i] != rounds {
@@ -189,4 +237,10 @@ func TestLeaseContention(t *testing.T) {
 	if writes < writers {
 		t.Fatalf("only %d writes in the log: the test proves little", writes)
 	}
+}
+
+// dropSchema drops a schema as Apply drops a version schema.
+func dropSchema(ctx context.Context, db reconcile.DB, name string) error {
+	return reconcile.ExecChange(ctx, db, reconcile.Change{Op: reconcile.OpDrop, Kind: reconcile.KindSchema, Target: name,
+		SQL: []string{"DROP SCHEMA " + model.QuoteIdent(name) + " CASCADE"}})
 }

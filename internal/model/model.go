@@ -228,6 +228,9 @@ type Observed struct {
 	// inspected (never holding a credential); absent when it was, or when
 	// inspection was not requested.
 	UpstreamErrors map[string]string
+	// Access is what the session's role may do and who owns and may read
+	// what; nil when it was not read (see observed.ReadAccess).
+	Access *Access
 	// Fingerprint summarizes everything above that a plan depends on, so
 	// apply can refuse a plan computed from a different state.
 	Fingerprint string

@@ -369,11 +369,10 @@ func assemble(raw *rawCatalog) *model.Observed {
 	obs := &model.Observed{Database: raw.database}
 
 	schemaIdx := map[string]int{}
+	leaseComments := map[string]string{}
 	for _, s := range raw.schemas {
 		if model.IsLeaseSchema(s.Name) {
-			if s.Name == model.LeaseSchema {
-				obs.Lease = decodeLease(s.Comment)
-			}
+			leaseComments[s.Name] = s.Comment
 			continue // the lease protocol's helper schemas are not managed
 		}
 		if m, ok := model.ParseSchemaMarker(s.Comment); ok {
@@ -381,6 +380,10 @@ func assemble(raw *rawCatalog) *model.Observed {
 		}
 		schemaIdx[s.ID] = len(obs.Schemas)
 		obs.Schemas = append(obs.Schemas, s)
+	}
+
+	if c, ok := leaseComments[model.LeaseSchema]; ok {
+		obs.Lease = decodeLease(c, leaseComments)
 	}
 
 	for _, ro := range raw.objects {
@@ -494,8 +497,15 @@ func assemble(raw *rawCatalog) *model.Observed {
 
 // decodeLease reads the lease schema's comment. A schema without a
 // (valid) comment is a lease being acquired: Owner empty, Expires zero.
-func decodeLease(comment string) *model.Lease {
+// The holder renews by commenting its fence schema (LeaseFencePrefix +
+// token), so the fence's expiry, when there is one, is the current one.
+func decodeLease(comment string, helpers map[string]string) *model.Lease {
 	l, _ := model.ParseLeaseComment(comment)
+	if l.Token != "" {
+		if f, ok := model.ParseLeaseComment(helpers[model.LeaseFencePrefix+l.Token]); ok && !f.Expires.IsZero() {
+			l.Expires = f.Expires
+		}
+	}
 	return &l
 }
 

@@ -161,10 +161,18 @@ func TestDecodeLease(t *testing.T) {
 		{"bad expiry", "mzsync:lease owner=x expires=tomorrow", &model.Lease{}},
 		{"missing expiry", "mzsync:lease owner=x", &model.Lease{}},
 		{"bad escape", "mzsync:lease owner=%zz expires=2026-03-01T10:00:00Z", &model.Lease{}},
+		{"renewed: the fence's expiry wins", "mzsync:lease owner=ci-7 expires=2026-03-01T10:00:00Z token=t1",
+			&model.Lease{Owner: "ci-7", Expires: time.Date(2026, 3, 1, 10, 5, 0, 0, time.UTC), Token: "t1"}},
+		{"another holding's fence is not read", "mzsync:lease owner=ci-7 expires=2026-03-01T10:00:00Z token=t2",
+			&model.Lease{Owner: "ci-7", Expires: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), Token: "t2"}},
+	}
+	helpers := map[string]string{
+		model.LeaseFencePrefix + "t1": "mzsync:lease owner=ci-7 expires=2026-03-01T10:05:00Z token=t1",
+		model.LeaseFencePrefix + "t3": "mzsync:lease owner=ci-7 expires=2026-03-01T10:09:00Z token=t3",
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, decodeLease(tt.comment)); diff != "" {
+			if diff := cmp.Diff(tt.want, decodeLease(tt.comment, helpers)); diff != "" {
 				t.Errorf("decodeLease(%q) (-want +got):\n%s", tt.comment, diff)
 			}
 		})

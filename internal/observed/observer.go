@@ -45,6 +45,9 @@ func (o *Observer) Observe(parent context.Context) (*model.Observed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the Materialize catalog: %w", o.timedOut(parent, ctx, q, err))
 	}
+	if obs.Access, err = ReadAccess(ctx, q); err != nil {
+		return nil, fmt.Errorf("read the Materialize catalog: %w", o.timedOut(parent, ctx, q, err))
+	}
 	cancel()
 	if o.Desired != nil && o.LookupEnv != nil {
 		ups, why, err := readUpstreams(parent, o.Desired, obs, o.LookupEnv, o.timeout())

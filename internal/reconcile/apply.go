@@ -266,6 +266,11 @@ func applyPass(ctx context.Context, db DB, obs Observer, des *model.Desired, opt
 	if opts.DryRun {
 		return nil
 	}
+	// Before the first statement (and so before the lease is taken): every
+	// privilege the plan needs, or one error that lists all that is missing.
+	if err := Preflight(o, des, plan); err != nil {
+		return err
+	}
 	runs, sources := splitBySchema(plan, res)
 	for _, c := range sources {
 		if !c.Op.Executable() {
@@ -624,7 +629,9 @@ func cutOverTogether(ctx context.Context, db DB, runs []*schemaRun, res *ApplyRe
 }
 
 // Statements returns the statement strings a change sends, in order, as
-// execChange sends them (for --dry-run and tests).
+// execChange sends them (for --dry-run and tests), except that a drop is
+// sent as a retirement (see retire): a rename into the trash inside a
+// fenced DDL transaction, then the drop of the trash.
 func Statements(c Change) []string {
 	var out []string
 	if len(c.SearchPath) > 0 {
@@ -636,8 +643,19 @@ func Statements(c Change) []string {
 	return append(out, c.SQL...)
 }
 
+// ExecChange sends one change as Apply does: its statements in order,
+// and a drop as a retirement (a rename into the trash in a DDL transaction,
+// which a DB fenced by a lease fences, then the drop of the trash).
+func ExecChange(ctx context.Context, db DB, c Change) error { return execChange(ctx, db, c) }
+
 func execChange(ctx context.Context, db DB, c Change) error {
 	for _, s := range Statements(c) {
+		if r, ok := retirementOf(c, s); ok {
+			if err := retire(ctx, db, r); err != nil {
+				return &StatementError{Change: c, SQL: s, Err: err}
+			}
+			continue
+		}
 		if err := db.Exec(ctx, s); err != nil {
 			return &StatementError{Change: c, SQL: s, Err: err}
 		}

@@ -50,6 +50,7 @@ func Diff(obs *model.Observed, des *model.Desired, opts Options) (*Plan, error) 
 		declared[des.Schemas[i].Name] = &des.Schemas[i]
 	}
 	for _, name := range managedSchemaNames(obs, des) {
+		p.Changes = append(p.Changes, trashChanges(ix, name)...)
 		if s, ok := declared[name]; ok {
 			p.Changes = append(p.Changes, diffSchema(ix, s, opts)...)
 			continue
@@ -57,6 +58,30 @@ func Diff(obs *model.Observed, des *model.Desired, opts Options) (*Plan, error) 
 		p.Changes = append(p.Changes, undeclaredSchema(obs, name)...)
 	}
 	return p, nil
+}
+
+// trashChanges drops the retired schemas of alias schema name that an
+// interrupted drop left behind (see retire in apply.go): their drop was
+// decided, and the rename that retired them committed under the lease,
+// so it needs no --allow-drop. It still never takes along an object
+// outside them that depends on them.
+func trashChanges(ix *index, name string) []Change {
+	var out []Change
+	for _, t := range ix.trash {
+		if t.Marker.Schema != name {
+			continue
+		}
+		id := t.Marker.ID()
+		if why := dropBlocker(ix, t, true); why != "" {
+			out = append(out, Change{Op: OpBlocked, Kind: KindSchema, Target: t.Name, Version: id,
+				Reason: fmt.Sprintf("%s was retired to %s by an interrupted drop, but it cannot be dropped: %s", id, t.Name, why)})
+			continue
+		}
+		out = append(out, Change{Op: OpDrop, Kind: KindSchema, Target: t.Name, Version: id, Destructive: true,
+			SQL:    []string{sqlDropSchema(t.Name)},
+			Reason: fmt.Sprintf("finish the interrupted drop of %s: it was already retired to %s", id, t.Name)})
+	}
+	return out
 }
 
 // index gives Diff, Readiness and Status constant-time access to the
@@ -70,6 +95,9 @@ type index struct {
 	dependents map[string][]string // referenced ID -> dependent IDs
 	byName     map[*model.ObservedSchema]map[string]*model.ObservedObject
 	marked     map[string][]*model.ObservedSchema // alias schema -> schemas with its version markers
+	// trash lists the retired schemas (model.TrashPrefix) with mzsync's
+	// marker, by name: out of the namespace, never a version's location.
+	trash []*model.ObservedSchema
 }
 
 type objectAt struct {
@@ -91,7 +119,10 @@ func newIndex(obs *model.Observed) *index {
 	for i := range obs.Schemas {
 		s := &obs.Schemas[i]
 		ix.schemas[s.Name] = s
-		if s.Marker != nil {
+		switch {
+		case s.Marker != nil && model.IsTrash(s.Name):
+			ix.trash = append(ix.trash, s)
+		case s.Marker != nil:
 			ix.marked[s.Marker.Schema] = append(ix.marked[s.Marker.Schema], s)
 		}
 		for j := range s.Objects {
@@ -106,6 +137,7 @@ func newIndex(obs *model.Observed) *index {
 	for _, d := range obs.Dependencies {
 		ix.dependents[d.Referenced] = append(ix.dependents[d.Referenced], d.Object)
 	}
+	slices.SortFunc(ix.trash, func(a, b *model.ObservedSchema) int { return cmp.Compare(a.Name, b.Name) })
 	return ix
 }
 
@@ -238,7 +270,7 @@ func diffSources(ix *index, des *model.Desired) []Change {
 func undeclaredSchema(obs *model.Observed, name string) []Change {
 	var out []Change
 	for _, s := range obs.Schemas {
-		if s.Marker == nil || s.Marker.Schema != name {
+		if s.Marker == nil || s.Marker.Schema != name || model.IsTrash(s.Name) {
 			continue
 		}
 		out = append(out, Change{
@@ -780,7 +812,9 @@ func dropBlocker(ix *index, s *model.ObservedSchema, anyUnowned bool) string {
 	var deps, unowned []string
 	seen := map[string]bool{}
 	for _, o := range s.Objects {
-		if o.Marker == nil && !anyUnowned {
+		if o.Marker == nil && !anyUnowned && !model.IsTrash(o.Name) {
+			// (An unmarked object with a trash name is one mzsync retired
+			// and did not get to drop; it goes with the schema.)
 			unowned = append(unowned, s.Name+"."+o.Name)
 		}
 		for _, d := range ix.dependents[o.ID] {

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mzsync/mzsync/internal/model"
 	"github.com/mzsync/mzsync/internal/textout"
@@ -31,6 +32,28 @@ type StatusReport struct {
 	// Revision is the desired state's revision; "" without one.
 	Revision string         `json:"revision"`
 	Schemas  []SchemaStatus `json:"schemas"`
+	// Lease is the apply lease as the catalog shows it, with the expiry
+	// of its last renewal; nil when no one holds it.
+	Lease *LeaseStatus `json:"lease"`
+	// Trash lists the schemas an interrupted drop left renamed out of the
+	// namespace (model.TrashPrefix, with mzsync's marker): the next apply
+	// that takes the lease drops them.
+	Trash []TrashStatus `json:"trash"`
+}
+
+// LeaseStatus is the apply lease in a status report.
+type LeaseStatus struct {
+	// Owner is empty for a lease being acquired.
+	Owner string `json:"owner"`
+	// Expires is judged by the server's clock; the zero time when unknown.
+	Expires time.Time `json:"expires"`
+}
+
+// TrashStatus is a retired schema not dropped yet.
+type TrashStatus struct {
+	Schema string `json:"schema"`
+	// Version is the version it held.
+	Version string `json:"version"`
 }
 
 // SchemaStatus is one managed schema.
@@ -84,7 +107,13 @@ func Status(obs *model.Observed, des *model.Desired) StatusReport {
 		obs = &model.Observed{}
 	}
 	ix := newIndex(obs)
-	r := StatusReport{Fingerprint: obs.Fingerprint, Schemas: []SchemaStatus{}}
+	r := StatusReport{Fingerprint: obs.Fingerprint, Schemas: []SchemaStatus{}, Trash: []TrashStatus{}}
+	if obs.Lease != nil {
+		r.Lease = &LeaseStatus{Owner: obs.Lease.Owner, Expires: obs.Lease.Expires}
+	}
+	for _, t := range ix.trash {
+		r.Trash = append(r.Trash, TrashStatus{Schema: t.Name, Version: t.Marker.ID().String()})
+	}
 	declared := map[string]*model.Schema{}
 	if des != nil {
 		r.Revision = des.Revision
@@ -231,6 +260,17 @@ func observedVersion(id model.VersionID, loc *model.ObservedSchema) *model.Versi
 // schema.
 func RenderStatusText(w io.Writer, r StatusReport) error {
 	var b strings.Builder
+	if r.Lease != nil {
+		owner := r.Lease.Owner
+		if owner == "" {
+			owner = "(being acquired)"
+		}
+		fmt.Fprintf(&b, "apply lease: held by %s", owner)
+		if !r.Lease.Expires.IsZero() {
+			fmt.Fprintf(&b, " until %s (server clock, last renewal)", r.Lease.Expires.UTC().Format(time.RFC3339))
+		}
+		b.WriteString("\n\n")
+	}
 	if len(r.Schemas) == 0 {
 		b.WriteString("No managed schemas.\n")
 	}
@@ -276,6 +316,12 @@ func RenderStatusText(w io.Writer, r StatusReport) error {
 		}
 		for _, u := range s.Unowned {
 			fmt.Fprintf(&b, "  unowned (left alone): %s\n", u)
+		}
+	}
+	if len(r.Trash) > 0 {
+		b.WriteString("\nleftover of an interrupted drop (the next apply drops it):\n")
+		for _, t := range r.Trash {
+			fmt.Fprintf(&b, "  trash %s (held %s)\n", t.Schema, t.Version)
 		}
 	}
 	if _, err := io.WriteString(w, textout.ASCIILines(b.String())); err != nil {

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -109,6 +110,9 @@ func TestStatusRenderGolden(t *testing.T) {
 	c.object("app_v3", "matview").Hydrated = false
 	mustExec(c, `CREATE SCHEMA "old_v1"`)
 	mustExec(c, `COMMENT ON SCHEMA "old_v1" IS 'mzsync:v1 schema=old version=v1 digest=sha256:x'`)
+	mustExec(c, `CREATE SCHEMA "mzsync_trash_0123456789abcdef_app_v0"`)
+	mustExec(c, `COMMENT ON SCHEMA "mzsync_trash_0123456789abcdef_app_v0" IS 'mzsync:v1 schema=app version=v0 digest=sha256:v0 state=built live=1'`)
+	c.obs.Lease = &model.Lease{Owner: "ci-runner-7", Expires: time.Date(2026, 12, 2, 15, 4, 5, 0, time.UTC), Token: "0123456789abcdef"}
 	c.fingerprint()
 	r := Status(c.obs, fxDesired("v2", 1, fxV1(), fxV2(), fxV3()))
 	var txt, js bytes.Buffer
