@@ -54,8 +54,8 @@ func TestStartupTransientErrorKeepsMetadata(t *testing.T) {
 	transient := &pgconn.PgError{Severity: "FATAL", Code: "57P01", Message: "terminating connection due to administrator command"}
 	backing := connect(t, env.BackingURL)
 	for _, step := range []string{"connect", "find-catalog", "read-version", "read-schemas", "read-long-names"} {
-		restore := mzemu.SetStartupFault(func(s string) error {
-			if s == step {
+		restore := mzemu.SetStartupFault(func(u, s string) error {
+			if u == env.BackingURL && s == step {
 				return transient
 			}
 			return nil
