@@ -296,3 +296,57 @@ func TestPinnedBaseline(t *testing.T) {
 		})
 	}
 }
+
+// TestNamesOnly: with Materialize's refreshed references standing in for
+// an unreadable upstream, names are compared and the schema is reported
+// as checked by names only, never as complete.
+func TestNamesOnly(t *testing.T) {
+	ref := model.UpstreamRef{Schema: "public", Table: "t"}
+	vid := model.VersionID{Schema: "app", Version: "v1"}
+	des := &model.Desired{
+		Sources: []model.Source{{Name: "pg", Schema: "public", Publication: "mz_source", UpstreamURLEnv: "PG_URL"}},
+		Schemas: []model.Schema{{Name: "app", Active: "v1"}},
+	}
+	tbl := model.ObservedObject{ID: "u3", Kind: model.KindTable, Name: "t", SourceID: "u1", Reference: ref, ExcludeColumns: []string{"x"},
+		Columns: []model.Column{{Name: "a", Position: 1, Type: "integer"}, {Name: "b", Position: 2, Type: "text"}}}
+	obs := func(refs ...model.SourceReference) *model.Observed {
+		return &model.Observed{
+			Sources: []model.ObservedSource{{ID: "u1", Schema: "public", Name: "pg"}},
+			Schemas: []model.ObservedSchema{{ID: "u2", Name: "app", Marker: &model.SchemaMarker{Schema: "app", Version: "v1"},
+				Objects: []model.ObservedObject{tbl}}},
+			UpstreamErrors: map[string]string{"pg": "environment variable PG_URL is not set"},
+			References:     map[string][]model.SourceReference{"pg": refs},
+		}
+	}
+	wantNamesOnly := []UncheckedSchema{{Schema: "app", Version: vid,
+		Sources: []string{"pg: environment variable PG_URL is not set; column names compared with REFRESH REFERENCES"}}}
+	cases := []struct {
+		name string
+		obs  *model.Observed
+		want []Table
+	}{
+		{"in step by name", obs(model.SourceReference{Ref: ref, Columns: []string{"a", "b", "x"}}), []Table{}},
+		{"new column", obs(model.SourceReference{Ref: ref, Columns: []string{"a", "b", "x", "c"}}), []Table{{
+			Version: vid, Table: "t", Source: "pg", Upstream: ref, Severity: Behind, NewColumns: []string{"c"}}}},
+		{"ingested column gone", obs(model.SourceReference{Ref: ref, Columns: []string{"a", "b2"}}), []Table{{
+			Version: vid, Table: "t", Source: "pg", Upstream: ref, Severity: Breaking, NewColumns: []string{"b2"},
+			Problems: []string{`ingested column "b" was dropped or renamed upstream (per REFRESH REFERENCES)`}}}},
+		{"table gone from the publication", obs(model.SourceReference{Ref: model.UpstreamRef{Schema: "public", Table: "u"}, Columns: []string{"a"}}), []Table{{
+			Version: vid, Table: "t", Source: "pg", Upstream: ref, Severity: Breaking,
+			Problems: []string{"upstream table public.t is not in the source's publication any more (dropped, renamed or removed from it, per REFRESH REFERENCES)"}}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := Compute(tc.obs, des)
+			if diff := cmp.Diff(tc.want, rep.Tables); diff != "" {
+				t.Errorf("tables (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(wantNamesOnly, rep.NamesOnlySchemas); diff != "" {
+				t.Errorf("names-only schemas (-want +got):\n%s", diff)
+			}
+			if len(rep.UncheckedSchemas) != 0 || rep.Complete() {
+				t.Errorf("unchecked %+v, complete %v: want none and not complete", rep.UncheckedSchemas, rep.Complete())
+			}
+		})
+	}
+}
