@@ -359,7 +359,7 @@ func columnProblems(o model.ObservedObject, ut *model.UpstreamTable, recreated b
 			case pc.TypeOID != uc.TypeOID:
 				out = append(out, fmt.Sprintf("ingested column %q changed type upstream: ingested as %s, now %s", c.Name, c.Type, uc.Type))
 			case pc.TypeMod != uc.TypeMod:
-				out = append(out, fmt.Sprintf("ingested column %q changed type modifier upstream: ingested as %s with modifier %d, now %s", c.Name, c.Type, pc.TypeMod, uc.Type))
+				out = append(out, fmt.Sprintf("ingested column %q changed type modifier upstream: ingested as %s, now %s", c.Name, withModifier(c.Type, pc.TypeOID, pc.TypeMod), uc.Type))
 			}
 		} else if p := typeProblem(c, uc); p != "" {
 			out = append(out, fmt.Sprintf("ingested column %q %s", c.Name, p))
@@ -383,7 +383,7 @@ func typeProblem(c model.Column, uc model.UpstreamColumn) string {
 			return fmt.Sprintf("changed type upstream: ingested as %s, now %s", c.Type, uc.Type)
 		}
 		if c.TypeOID == uc.TypeOID && c.TypeMod >= 0 && c.TypeMod != uc.TypeMod {
-			return fmt.Sprintf("changed type modifier upstream: ingested as %s with modifier %d, now %s", c.Type, c.TypeMod, uc.Type)
+			return fmt.Sprintf("changed type modifier upstream: ingested as %s, now %s", withModifier(c.Type, c.TypeOID, c.TypeMod), uc.Type)
 		}
 		return ""
 	}
@@ -391,6 +391,29 @@ func typeProblem(c model.Column, uc model.UpstreamColumn) string {
 		return fmt.Sprintf("changed type upstream: ingested as %s, now %s", c.Type, uc.Type)
 	}
 	return ""
+}
+
+// withModifier spells a type with its modifier as PostgreSQL's
+// format_type does for the common cases (varchar(20), numeric(5,2),
+// timestamp(3)), so both sides of a modifier change read alike; other
+// modifiers are shown as numbers.
+func withModifier(name string, oid uint32, mod int32) string {
+	if mod < 0 {
+		return name + " (no modifier)"
+	}
+	switch oid {
+	case 1043, 1042: // varchar, bpchar
+		return fmt.Sprintf("%s(%d)", name, mod-4)
+	case 1700: // numeric
+		return fmt.Sprintf("%s(%d,%d)", name, (mod-4)>>16&0xffff, (mod-4)&0xffff)
+	case 1083, 1114, 1184, 1266, 1560, 1562: // time, timestamp(tz), timetz, bit, varbit
+		// "timestamp(3) with time zone", as format_type spells it.
+		if i := strings.Index(name, " with"); i >= 0 {
+			return fmt.Sprintf("%s(%d)%s", name[:i], mod, name[i:])
+		}
+		return fmt.Sprintf("%s(%d)", name, mod)
+	}
+	return fmt.Sprintf("%s with modifier %d", name, mod)
 }
 
 func newColumns(o model.ObservedObject, ut *model.UpstreamTable) []string {

@@ -200,7 +200,7 @@ func TestMaterializeFacts(t *testing.T) {
 			upOf(keyA, model.UpstreamColumn{Name: "a", Attnum: 1, Type: "time without time zone"}), nil},
 		{"type modifier change", model.Column{Name: "a", Position: 1, Type: "character varying", TypeOID: 1043, TypeMod: 6},
 			upOf(keyA, model.UpstreamColumn{Name: "a", Attnum: 1, Type: "character varying(20)", TypeOID: 1043, TypeMod: 24}),
-			[]string{`ingested column "a" changed type modifier upstream: ingested as character varying with modifier 6, now character varying(20)`}},
+			[]string{`ingested column "a" changed type modifier upstream: ingested as character varying(2), now character varying(20)`}},
 		{"retype by OID", intA, upOf(keyA, model.UpstreamColumn{Name: "a", Attnum: 1, Type: "bigint", TypeOID: 20, TypeMod: -1}),
 			[]string{`ingested column "a" changed type upstream: ingested as integer, now bigint`}},
 		{"primary key dropped", intA, upOf(nil, upA),
@@ -276,7 +276,7 @@ func TestPinnedBaseline(t *testing.T) {
 		// becoming varchar(20) is a change (mz_columns alone, with no
 		// modifier recorded, could not tell).
 		{"modifier added", obs(16385, upA, model.UpstreamColumn{Name: "b", Attnum: 2, Type: "character varying(20)", TypeOID: 1043, TypeMod: 24, Nullable: true}),
-			[]string{`ingested column "b" changed type modifier upstream: ingested as character varying with modifier -1, now character varying(20)`}},
+			[]string{`ingested column "b" changed type modifier upstream: ingested as character varying (no modifier), now character varying(20)`}},
 		{"re-created with other columns: no attnum noise", obs(17000, model.UpstreamColumn{Name: "b", Attnum: 1, Type: "character varying", TypeOID: 1043, TypeMod: -1, Nullable: true}, model.UpstreamColumn{Name: "a", Attnum: 2, Type: "integer", TypeOID: 23, TypeMod: -1, Nullable: true}),
 			[]string{"upstream table public.t was dropped and re-created (OID 16385 when ingested, now 17000)"}},
 	}
@@ -348,5 +348,24 @@ func TestNamesOnly(t *testing.T) {
 				t.Errorf("unchecked %+v, complete %v: want none and not complete", rep.UncheckedSchemas, rep.Complete())
 			}
 		})
+	}
+}
+
+func TestWithModifier(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		oid  uint32
+		mod  int32
+		want string
+	}{
+		{"character varying", 1043, 24, "character varying(20)"},
+		{"numeric", 1700, 5<<16 | 2 + 4, "numeric(5,2)"},
+		{"timestamp with time zone", 1184, 3, "timestamp(3) with time zone"},
+		{"integer", 23, -1, "integer (no modifier)"},
+		{"mytype", 99999, 7, "mytype with modifier 7"},
+	} {
+		if got := withModifier(tc.name, tc.oid, tc.mod); got != tc.want {
+			t.Errorf("withModifier(%q, %d, %d) = %q, want %q", tc.name, tc.oid, tc.mod, got, tc.want)
+		}
 	}
 }
