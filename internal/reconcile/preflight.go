@@ -198,6 +198,17 @@ func Preflight(o *model.Observed, des *model.Desired, plan *Plan) error {
 						}
 					}
 				}
+				if c.Kind == KindGrant {
+					// GRANT needs ownership of each relation it grants on.
+					if sch := ix.schemas[schema]; sch != nil {
+						for _, ob := range sch.Objects {
+							switch ob.Kind {
+							case model.KindTable, model.KindView, model.KindMaterializedView:
+								objectOwned(model.Ref{Schema: sch.Name, Name: ob.Name}, "its grants")
+							}
+						}
+					}
+				}
 				if c.Destructive {
 					for _, r := range c.Objects {
 						objectOwned(r, "replace "+r.String())
