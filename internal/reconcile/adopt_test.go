@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -334,6 +335,41 @@ func TestDefinitionDiff(t *testing.T) {
 		d := definitionDiff("materialize", tc.stored, tc.declared, own)
 		if (d == "") != tc.same {
 			t.Errorf("stored %q, declared %q: diff %q, want same=%v", tc.stored, tc.declared, d, tc.same)
+		}
+	}
+}
+
+// TestAdoptPreflightNamesOwnership: objects built by hand by another role
+// keep their owner; the privileges preflight names the ownership adoption
+// needs (the schema to rename, each object to mark) before anything is
+// sent.
+func TestAdoptPreflightNamesOwnership(t *testing.T) {
+	c := newSimCatalog(t)
+	handBuild(t, c, "v1", nil)
+	des := fxDesired("v1", 1, adopting(fxV1(), "v1"))
+	p, err := Diff(c.obs, des, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := &model.Access{Role: "mzsync", RoleID: "u9", MemberOf: []string{"u9"}, Database: []string{"CREATE", "USAGE"},
+		Schemas: map[string]model.Grantable{}, Objects: map[string]model.Grantable{}}
+	for _, s := range c.obs.Schemas {
+		acc.Schemas[s.ID] = model.Grantable{OwnerID: "u8"}
+		for _, o := range s.Objects {
+			acc.Objects[o.ID] = model.Grantable{OwnerID: "u8"}
+		}
+	}
+	o := *c.obs
+	o.Access = acc
+	err = Preflight(&o, des, p)
+	var pe *PrivilegeError
+	if !errors.As(err, &pe) {
+		t.Fatalf("preflight: %v, want a PrivilegeError", err)
+	}
+	for _, want := range []string{`ownership of SCHEMA "v1" (for adopting it as app/v1)`, `ownership of TABLE "v1"."t"`,
+		`ownership of MATERIALIZED VIEW "v1"."matview"`, `ownership of INDEX "v1"."matview_total_idx"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("preflight does not name %s:\n%v", want, err)
 		}
 	}
 }
