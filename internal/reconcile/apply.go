@@ -255,7 +255,12 @@ func applyPass(ctx context.Context, db DB, obs Observer, des *model.Desired, opt
 	if err != nil {
 		return fmt.Errorf("observe: %w", err)
 	}
-	plan, err := Diff(o, des, opts.Diff)
+	dopts := opts.Diff
+	if f, ok := db.(*fencedDB); ok {
+		// Under the lease: build in this holding's private schemas.
+		dopts.token = f.l.token
+	}
+	plan, err := Diff(o, des, dopts)
 	if err != nil {
 		return err
 	}
