@@ -42,7 +42,7 @@ func TestJSONSchemaCoversEveryField(t *testing.T) {
 		"SourceSpec":  {"cluster", "postgres", "schema", "upstream"},
 		"SchemaSpec":  {"active", "cluster", "grants", "prune", "readiness", "retain"},
 		"Grant":       {"privileges", "role"},
-		"VersionSpec": {"indexes", "schema", "tables", "views"},
+		"VersionSpec": {"adoptFrom", "indexes", "schema", "tables", "views"},
 		"Table":       {"excludeColumns", "name", "reference", "source", "textColumns"},
 		"View":        {"cluster", "materialized", "name", "sql"},
 		"Index":       {"cluster", "columns", "name", "on"},

@@ -74,10 +74,11 @@ type Readiness struct {
 
 // VersionSpec declares one complete, immutable set of objects of a schema.
 type VersionSpec struct {
-	Schema  string  `json:"schema" required:"true" doc:"The Schema this version belongs to."`
-	Tables  []Table `json:"tables,omitempty" doc:"Tables fed from a source (CREATE TABLE ... FROM SOURCE)."`
-	Views   []View  `json:"views,omitempty" doc:"Views and materialized views, written against this version's objects by short name."`
-	Indexes []Index `json:"indexes,omitempty" doc:"Indexes on this version's tables and views."`
+	Schema    string  `json:"schema" required:"true" doc:"The Schema this version belongs to."`
+	Tables    []Table `json:"tables,omitempty" doc:"Tables fed from a source (CREATE TABLE ... FROM SOURCE)."`
+	Views     []View  `json:"views,omitempty" doc:"Views and materialized views, written against this version's objects by short name."`
+	Indexes   []Index `json:"indexes,omitempty" doc:"Indexes on this version's tables and views."`
+	AdoptFrom string  `json:"adoptFrom,omitempty" doc:"Take over an existing schema built by hand (no mzsync marker) as this version, without rebuilding: its tables, views, materialized views and indexes must match this version exactly (same sources, references, column options, definitions, clusters and keys), or the plan names every difference and changes nothing. The schema may be the consumer-facing schema itself (it is adopted where it is, as the live version) or another one (renamed to <schema>_<version> in a fenced transaction). Once the version is owned the field has no effect; it is not part of the version's digest."`
 }
 
 // Table is a table fed from a source.

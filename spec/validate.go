@@ -73,7 +73,42 @@ func Validate(ms []*Manifest) error {
 		errs = append(errs, l.errs...)
 	}
 	errs = append(errs, checkSchemaNames(ms, schemas)...)
+	errs = append(errs, checkAdoptFrom(ms, schemas)...)
 	return errors.Join(errs...)
+}
+
+// checkAdoptFrom refuses adoptFrom names that cannot be meant: a schema
+// adopted by two versions, another declared schema, or the version schema
+// of another version.
+func checkAdoptFrom(ms []*Manifest, schemas map[string]*Manifest) []error {
+	var errs []error
+	first := map[string]*Manifest{}
+	versionSchemas := map[string]string{} // <schema>_<version> -> schema/version
+	for _, m := range ms {
+		if m.Version != nil {
+			versionSchemas[m.Version.Schema+"_"+m.Metadata.Name] = m.Version.Schema + "/" + m.Metadata.Name
+		}
+	}
+	for _, m := range ms {
+		if m.Version == nil || m.Version.AdoptFrom == "" || CheckName(m.Version.AdoptFrom) != nil {
+			continue
+		}
+		a := m.Version.AdoptFrom
+		l := &errList{m: m}
+		own := m.Version.Schema + "_" + m.Metadata.Name
+		switch {
+		case first[a] != nil:
+			l.add("spec.adoptFrom", "schema %q is already adopted by Version %s/%s (%s document %d)", a, first[a].Version.Schema, first[a].Metadata.Name, first[a].File, first[a].Document)
+		case a != m.Version.Schema && schemas[a] != nil:
+			l.add("spec.adoptFrom", "%q is another declared Schema; adoptFrom names the hand-built schema to take over", a)
+		case a != own && versionSchemas[a] != "":
+			l.add("spec.adoptFrom", "%q is the version schema of %s", a, versionSchemas[a])
+		default:
+			first[a] = m
+		}
+		errs = append(errs, l.errs...)
+	}
+	return errs
 }
 
 // declared lists the names in m for an "unknown" error.
@@ -223,6 +258,11 @@ func checkSchema(l *errList, s *SchemaSpec) {
 func checkVersion(l *errList, name string, v *VersionSpec) {
 	if err := CheckName(v.Schema); err != nil {
 		l.add("spec.schema", "%v", err)
+	}
+	if v.AdoptFrom != "" {
+		if err := CheckName(v.AdoptFrom); err != nil {
+			l.add("spec.adoptFrom", "%v", err)
+		}
 	}
 	if len(v.Tables) == 0 && len(v.Views) == 0 {
 		l.add("spec", "a version needs at least one table or view")

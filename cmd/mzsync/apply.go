@@ -76,7 +76,7 @@ func runApply(ctx context.Context, e *env, args []string) int {
 		printStatements(e.stdout, res.Plan)
 		return exitOK
 	}
-	if res != nil && res.Plan != nil {
+	if res != nil && res.Plan != nil && !errors.Is(err, reconcile.ErrPrivileges) {
 		printApplyResult(e.stdout, res)
 	}
 	switch {

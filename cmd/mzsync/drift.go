@@ -27,6 +27,7 @@ func runDrift(ctx context.Context, e *env, args []string) int {
 	mz.register(fs)
 	format := fs.String("format", "text", "output format: text or json")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when drift is found")
+	refresh := fs.Bool("refresh-references", false, "for sources whose upstream cannot be read, run ALTER SOURCE ... REFRESH REFERENCES (DDL; needs ownership of the source) and compare table and column names with mz_source_references")
 	proposeDir := fs.String("propose", "", "write the next version's manifest for each drifted schema into this directory (<schema>/<version>.yaml)")
 	if err := parseFlags(fs, e, args); err != nil {
 		return flagError(e, "drift", err)
@@ -45,6 +46,7 @@ func runDrift(ctx context.Context, e *env, args []string) int {
 	db := mz.db("read the Materialize catalog for drift")
 	defer db.Close(context.Background())
 	obs := observerFor(db, des, e)
+	obs.RefreshReferences = *refresh
 	o, err := obs.Observe(ctx)
 	if err != nil {
 		// Sources that could not be inspected are reported as unchecked;
@@ -91,6 +93,13 @@ func renderDriftText(w io.Writer, rep *drift.Report) {
 	for _, p := range rep.SourceProblems {
 		fmt.Fprintf(w, "STALLED  source %s: %s\n    a source problem, possibly transient (not a schema change); its tables are stalled: %s\n", p.Source, p.Error, strings.Join(p.Tables, ", "))
 	}
+	for _, u := range rep.NamesOnlySchemas {
+		fmt.Fprintf(w, "CHECKED-NAMES-ONLY  %s (%s): upstream not read; table and column names compared with Materialize's refreshed references, "+
+			"type, attnum, OID, key and replica identity changes unknown (table status was checked)\n", u.Schema, u.Version)
+		for _, s := range u.Sources {
+			fmt.Fprintf(w, "    source %s\n", s)
+		}
+	}
 	for _, u := range rep.UncheckedSchemas {
 		fmt.Fprintf(w, "UNCHECKED  %s (%s): upstream not read, drift unknown (table status was checked)\n", u.Schema, u.Version)
 		for _, s := range u.Sources {
@@ -105,7 +114,10 @@ func renderDriftText(w io.Writer, rep *drift.Report) {
 	case len(rep.SourceProblems) > 0:
 		fmt.Fprintln(w, "No schema drift found, but a source is stalled (see above).")
 	case len(rep.UncheckedSchemas) > 0:
-		fmt.Fprintf(w, "Drift unknown: %d schema(s) UNCHECKED. Set the variable each source's upstream.urlEnv names to check them.\n", len(rep.UncheckedSchemas))
+		fmt.Fprintf(w, "Drift unknown: %d schema(s) UNCHECKED. Set the variable each source's upstream.urlEnv names to check them "+
+			"(or use --refresh-references to compare names through Materialize).\n", len(rep.UncheckedSchemas))
+	case len(rep.NamesOnlySchemas) > 0:
+		fmt.Fprintf(w, "No drift in table and column names, but %d schema(s) CHECKED-NAMES-ONLY: set the variable each source's upstream.urlEnv names for a full check.\n", len(rep.NamesOnlySchemas))
 	default:
 		fmt.Fprintln(w, "No drift.")
 	}

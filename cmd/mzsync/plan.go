@@ -59,6 +59,11 @@ func runPlan(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "mzsync plan: write plan: %v\n", err)
 		return exitError
 	}
+	// What apply would refuse before changing anything.
+	if err := reconcile.Preflight(o, des, plan); err != nil {
+		fmt.Fprintf(e.stderr, "mzsync plan: %v\n", err)
+		return exitError
+	}
 	if *detailed && (!plan.Empty() || plan.Blocked()) {
 		return exitChanges
 	}

@@ -58,6 +58,7 @@ func setupScript(e *testscript.Env) error {
 //
 //	mzsql SQL   runs SQL against $MZSYNC_MATERIALIZE and prints rows (tab-separated)
 //	mzsqlas ROLE SQL   the same, logged in as ROLE
+//	mzurlas VAR ROLE   sets VAR to $MZSYNC_MATERIALIZE logged in as ROLE
 //	upsql SQL   the same against $PG_UPSTREAM_URL
 //	httpwait URL REGEXP   polls GET URL (up to 60s) until the body matches
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -74,6 +75,17 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		ts.Check(err)
 		u.User = url.User(args[0])
 		sqlCmd(ts, neg, u.String(), args[1:])
+	},
+	// mzurlas VAR ROLE sets VAR to $MZSYNC_MATERIALIZE logged in as ROLE,
+	// for mzsync --materialize $VAR.
+	"mzurlas": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 2 || neg {
+			ts.Fatalf("usage: mzurlas VAR ROLE")
+		}
+		u, err := url.Parse(ts.Getenv("MZSYNC_MATERIALIZE"))
+		ts.Check(err)
+		u.User = url.User(args[1])
+		ts.Setenv(args[0], u.String())
 	},
 	"upsql": func(ts *testscript.TestScript, neg bool, args []string) {
 		sqlCmd(ts, neg, ts.Getenv("PG_UPSTREAM_URL"), args)

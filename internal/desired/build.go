@@ -101,7 +101,7 @@ func buildSchema(name string, s *spec.SchemaSpec) *model.Schema {
 }
 
 func buildVersion(name string, v *spec.VersionSpec, schema *model.Schema, sources map[string]model.Source) model.Version {
-	out := model.Version{ID: model.VersionID{Schema: schema.Name, Version: name}}
+	out := model.Version{ID: model.VersionID{Schema: schema.Name, Version: name}, AdoptFrom: v.AdoptFrom}
 	objects := map[string]bool{}
 	for _, t := range v.Tables {
 		objects[t.Name] = true

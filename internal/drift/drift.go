@@ -46,6 +46,14 @@ type Report struct {
 	// not be compared with upstream, with why: their drift is unknown.
 	// Their tables' status in Materialize was still checked.
 	UncheckedSchemas []UncheckedSchema `json:"unchecked_schemas,omitempty"`
+	// NamesOnlySchemas are active versions some of whose tables were
+	// compared with upstream by names only: their source's upstream could
+	// not be read, and Materialize's list of its publication (ALTER SOURCE
+	// ... REFRESH REFERENCES, mz_source_references) stood in. Dropped,
+	// renamed and new columns and tables are seen; type, attnum, OID,
+	// key and replica-identity changes are not, so their drift is only
+	// partly known.
+	NamesOnlySchemas []UncheckedSchema `json:"names_only_schemas,omitempty"`
 	// SourceProblems are sources Materialize reports stalled: every table
 	// of theirs is stalled with the source's error. A source problem, not
 	// a schema change; it may resolve once the source recovers.
@@ -74,9 +82,12 @@ type SourceProblem struct {
 // Found reports whether anything drifted.
 func (r *Report) Found() bool { return len(r.Tables) > 0 }
 
-// Complete reports whether every active version could be compared with
-// upstream and no source is stalled: only then does "no drift" mean it.
-func (r *Report) Complete() bool { return len(r.UncheckedSchemas) == 0 && len(r.SourceProblems) == 0 }
+// Complete reports whether every active version could be fully compared
+// with upstream and no source is stalled: only then does "no drift" mean
+// it. A schema checked by names only is not complete.
+func (r *Report) Complete() bool {
+	return len(r.UncheckedSchemas) == 0 && len(r.NamesOnlySchemas) == 0 && len(r.SourceProblems) == 0
+}
 
 // Breaking reports whether any table's drift is breaking.
 func (r *Report) Breaking() bool {
@@ -94,7 +105,10 @@ func (r *Report) Breaking() bool {
 // status in Materialize is checked whether or not upstream was read: a
 // table Materialize stalled for an incompatible schema change is breaking
 // drift, and a stalled source is a source problem. A version whose
-// upstream was not read is reported unchecked, never as in step.
+// upstream was not read is reported unchecked, never as in step; when
+// obs.References holds its source's refreshed references instead, its
+// table and column names are compared with those and it is reported as
+// checked by names only.
 func Compute(obs *model.Observed, des *model.Desired) *Report {
 	rep := &Report{Tables: []Table{}}
 	sources := map[model.Ref]model.Source{}
@@ -119,6 +133,7 @@ func Compute(obs *model.Observed, des *model.Desired) *Report {
 		}
 		vid := sch.Marker.ID()
 		unchecked := map[string]bool{}
+		namesOnly := map[string]bool{}
 		for _, o := range sch.Objects {
 			if o.Kind != model.KindTable || o.SourceID == "" {
 				continue
@@ -146,6 +161,9 @@ func Compute(obs *model.Observed, des *model.Desired) *Report {
 			}
 			if up, ok := obs.Upstream[src.Name]; ok {
 				compareUpstream(&t, o, up)
+			} else if refs, ok := obs.References[src.Name]; ok {
+				compareReferences(&t, o, refs)
+				namesOnly[src.Name] = true
 			} else {
 				unchecked[src.Name] = true
 			}
@@ -160,16 +178,10 @@ func Compute(obs *model.Observed, des *model.Desired) *Report {
 			rep.Tables = append(rep.Tables, t)
 		}
 		if len(unchecked) > 0 {
-			u := UncheckedSchema{Schema: sch.Name, Version: vid}
-			for name := range unchecked {
-				why := "upstream not inspected"
-				if e, ok := obs.UpstreamErrors[name]; ok {
-					why = e
-				}
-				u.Sources = append(u.Sources, name+": "+why)
-			}
-			slices.Sort(u.Sources)
-			rep.UncheckedSchemas = append(rep.UncheckedSchemas, u)
+			rep.UncheckedSchemas = append(rep.UncheckedSchemas, uncheckedSchema(sch.Name, vid, unchecked, obs, ""))
+		}
+		if len(namesOnly) > 0 {
+			rep.NamesOnlySchemas = append(rep.NamesOnlySchemas, uncheckedSchema(sch.Name, vid, namesOnly, obs, "; column names compared with REFRESH REFERENCES"))
 		}
 	}
 	for _, p := range problems {
@@ -178,11 +190,51 @@ func Compute(obs *model.Observed, des *model.Desired) *Report {
 	}
 	slices.SortFunc(rep.SourceProblems, func(a, b SourceProblem) int { return cmp.Compare(a.Source, b.Source) })
 	slices.SortFunc(rep.UncheckedSchemas, func(a, b UncheckedSchema) int { return cmp.Compare(a.Schema, b.Schema) })
+	slices.SortFunc(rep.NamesOnlySchemas, func(a, b UncheckedSchema) int { return cmp.Compare(a.Schema, b.Schema) })
 	slices.SortFunc(rep.Tables, func(a, b Table) int {
 		return cmp.Or(cmp.Compare(a.Version.Schema, b.Version.Schema), model.CompareVersions(a.Version.Version, b.Version.Version), cmp.Compare(a.Table, b.Table))
 	})
 	slices.Sort(rep.Unchecked)
 	return rep
+}
+
+// uncheckedSchema lists, for schema's version vid, the sources (by name)
+// whose upstream was not read, each with why and the suffix.
+func uncheckedSchema(schema string, vid model.VersionID, sources map[string]bool, obs *model.Observed, suffix string) UncheckedSchema {
+	u := UncheckedSchema{Schema: schema, Version: vid}
+	for name := range sources {
+		why := "upstream not inspected"
+		if e, ok := obs.UpstreamErrors[name]; ok {
+			why = e
+		}
+		u.Sources = append(u.Sources, name+": "+why+suffix)
+	}
+	slices.Sort(u.Sources)
+	return u
+}
+
+// compareReferences adds to t what Materialize's refreshed references of
+// the source say about the table o ingests: names only. A table missing
+// from them left the publication (or was dropped or renamed); an ingested
+// column missing from its columns was dropped or renamed; columns neither
+// ingested nor excluded are new.
+func compareReferences(t *Table, o model.ObservedObject, refs []model.SourceReference) {
+	i := slices.IndexFunc(refs, func(r model.SourceReference) bool { return r.Ref == o.Reference })
+	if i < 0 {
+		t.Problems = append(t.Problems, fmt.Sprintf("upstream table %s is not in the source's publication any more (dropped, renamed or removed from it, per REFRESH REFERENCES)", o.Reference))
+		return
+	}
+	cols := refs[i].Columns
+	for _, c := range o.Columns {
+		if !slices.Contains(cols, c.Name) {
+			t.Problems = append(t.Problems, fmt.Sprintf("ingested column %q was dropped or renamed upstream (per REFRESH REFERENCES)", c.Name))
+		}
+	}
+	ut := &model.UpstreamTable{Ref: o.Reference}
+	for _, c := range cols {
+		ut.Columns = append(ut.Columns, model.UpstreamColumn{Name: c})
+	}
+	t.NewColumns = newColumns(o, ut)
 }
 
 func stalledVerb(status string) string {
@@ -307,7 +359,7 @@ func columnProblems(o model.ObservedObject, ut *model.UpstreamTable, recreated b
 			case pc.TypeOID != uc.TypeOID:
 				out = append(out, fmt.Sprintf("ingested column %q changed type upstream: ingested as %s, now %s", c.Name, c.Type, uc.Type))
 			case pc.TypeMod != uc.TypeMod:
-				out = append(out, fmt.Sprintf("ingested column %q changed type modifier upstream: ingested as %s with modifier %d, now %s", c.Name, c.Type, pc.TypeMod, uc.Type))
+				out = append(out, fmt.Sprintf("ingested column %q changed type modifier upstream: ingested as %s, now %s", c.Name, withModifier(c.Type, pc.TypeOID, pc.TypeMod), uc.Type))
 			}
 		} else if p := typeProblem(c, uc); p != "" {
 			out = append(out, fmt.Sprintf("ingested column %q %s", c.Name, p))
@@ -331,7 +383,7 @@ func typeProblem(c model.Column, uc model.UpstreamColumn) string {
 			return fmt.Sprintf("changed type upstream: ingested as %s, now %s", c.Type, uc.Type)
 		}
 		if c.TypeOID == uc.TypeOID && c.TypeMod >= 0 && c.TypeMod != uc.TypeMod {
-			return fmt.Sprintf("changed type modifier upstream: ingested as %s with modifier %d, now %s", c.Type, c.TypeMod, uc.Type)
+			return fmt.Sprintf("changed type modifier upstream: ingested as %s, now %s", withModifier(c.Type, c.TypeOID, c.TypeMod), uc.Type)
 		}
 		return ""
 	}
@@ -339,6 +391,29 @@ func typeProblem(c model.Column, uc model.UpstreamColumn) string {
 		return fmt.Sprintf("changed type upstream: ingested as %s, now %s", c.Type, uc.Type)
 	}
 	return ""
+}
+
+// withModifier spells a type with its modifier as PostgreSQL's
+// format_type does for the common cases (varchar(20), numeric(5,2),
+// timestamp(3)), so both sides of a modifier change read alike; other
+// modifiers are shown as numbers.
+func withModifier(name string, oid uint32, mod int32) string {
+	if mod < 0 {
+		return name + " (no modifier)"
+	}
+	switch oid {
+	case 1043, 1042: // varchar, bpchar
+		return fmt.Sprintf("%s(%d)", name, mod-4)
+	case 1700: // numeric
+		return fmt.Sprintf("%s(%d,%d)", name, (mod-4)>>16&0xffff, (mod-4)&0xffff)
+	case 1083, 1114, 1184, 1266, 1560, 1562: // time, timestamp(tz), timetz, bit, varbit
+		// "timestamp(3) with time zone", as format_type spells it.
+		if i := strings.Index(name, " with"); i >= 0 {
+			return fmt.Sprintf("%s(%d)%s", name[:i], mod, name[i:])
+		}
+		return fmt.Sprintf("%s(%d)", name, mod)
+	}
+	return fmt.Sprintf("%s with modifier %d", name, mod)
 }
 
 func newColumns(o model.ObservedObject, ut *model.UpstreamTable) []string {

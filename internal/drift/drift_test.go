@@ -200,7 +200,7 @@ func TestMaterializeFacts(t *testing.T) {
 			upOf(keyA, model.UpstreamColumn{Name: "a", Attnum: 1, Type: "time without time zone"}), nil},
 		{"type modifier change", model.Column{Name: "a", Position: 1, Type: "character varying", TypeOID: 1043, TypeMod: 6},
 			upOf(keyA, model.UpstreamColumn{Name: "a", Attnum: 1, Type: "character varying(20)", TypeOID: 1043, TypeMod: 24}),
-			[]string{`ingested column "a" changed type modifier upstream: ingested as character varying with modifier 6, now character varying(20)`}},
+			[]string{`ingested column "a" changed type modifier upstream: ingested as character varying(2), now character varying(20)`}},
 		{"retype by OID", intA, upOf(keyA, model.UpstreamColumn{Name: "a", Attnum: 1, Type: "bigint", TypeOID: 20, TypeMod: -1}),
 			[]string{`ingested column "a" changed type upstream: ingested as integer, now bigint`}},
 		{"primary key dropped", intA, upOf(nil, upA),
@@ -276,7 +276,7 @@ func TestPinnedBaseline(t *testing.T) {
 		// becoming varchar(20) is a change (mz_columns alone, with no
 		// modifier recorded, could not tell).
 		{"modifier added", obs(16385, upA, model.UpstreamColumn{Name: "b", Attnum: 2, Type: "character varying(20)", TypeOID: 1043, TypeMod: 24, Nullable: true}),
-			[]string{`ingested column "b" changed type modifier upstream: ingested as character varying with modifier -1, now character varying(20)`}},
+			[]string{`ingested column "b" changed type modifier upstream: ingested as character varying (no modifier), now character varying(20)`}},
 		{"re-created with other columns: no attnum noise", obs(17000, model.UpstreamColumn{Name: "b", Attnum: 1, Type: "character varying", TypeOID: 1043, TypeMod: -1, Nullable: true}, model.UpstreamColumn{Name: "a", Attnum: 2, Type: "integer", TypeOID: 23, TypeMod: -1, Nullable: true}),
 			[]string{"upstream table public.t was dropped and re-created (OID 16385 when ingested, now 17000)"}},
 	}
@@ -294,5 +294,78 @@ func TestPinnedBaseline(t *testing.T) {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestNamesOnly: with Materialize's refreshed references standing in for
+// an unreadable upstream, names are compared and the schema is reported
+// as checked by names only, never as complete.
+func TestNamesOnly(t *testing.T) {
+	ref := model.UpstreamRef{Schema: "public", Table: "t"}
+	vid := model.VersionID{Schema: "app", Version: "v1"}
+	des := &model.Desired{
+		Sources: []model.Source{{Name: "pg", Schema: "public", Publication: "mz_source", UpstreamURLEnv: "PG_URL"}},
+		Schemas: []model.Schema{{Name: "app", Active: "v1"}},
+	}
+	tbl := model.ObservedObject{ID: "u3", Kind: model.KindTable, Name: "t", SourceID: "u1", Reference: ref, ExcludeColumns: []string{"x"},
+		Columns: []model.Column{{Name: "a", Position: 1, Type: "integer"}, {Name: "b", Position: 2, Type: "text"}}}
+	obs := func(refs ...model.SourceReference) *model.Observed {
+		return &model.Observed{
+			Sources: []model.ObservedSource{{ID: "u1", Schema: "public", Name: "pg"}},
+			Schemas: []model.ObservedSchema{{ID: "u2", Name: "app", Marker: &model.SchemaMarker{Schema: "app", Version: "v1"},
+				Objects: []model.ObservedObject{tbl}}},
+			UpstreamErrors: map[string]string{"pg": "environment variable PG_URL is not set"},
+			References:     map[string][]model.SourceReference{"pg": refs},
+		}
+	}
+	wantNamesOnly := []UncheckedSchema{{Schema: "app", Version: vid,
+		Sources: []string{"pg: environment variable PG_URL is not set; column names compared with REFRESH REFERENCES"}}}
+	cases := []struct {
+		name string
+		obs  *model.Observed
+		want []Table
+	}{
+		{"in step by name", obs(model.SourceReference{Ref: ref, Columns: []string{"a", "b", "x"}}), []Table{}},
+		{"new column", obs(model.SourceReference{Ref: ref, Columns: []string{"a", "b", "x", "c"}}), []Table{{
+			Version: vid, Table: "t", Source: "pg", Upstream: ref, Severity: Behind, NewColumns: []string{"c"}}}},
+		{"ingested column gone", obs(model.SourceReference{Ref: ref, Columns: []string{"a", "b2"}}), []Table{{
+			Version: vid, Table: "t", Source: "pg", Upstream: ref, Severity: Breaking, NewColumns: []string{"b2"},
+			Problems: []string{`ingested column "b" was dropped or renamed upstream (per REFRESH REFERENCES)`}}}},
+		{"table gone from the publication", obs(model.SourceReference{Ref: model.UpstreamRef{Schema: "public", Table: "u"}, Columns: []string{"a"}}), []Table{{
+			Version: vid, Table: "t", Source: "pg", Upstream: ref, Severity: Breaking,
+			Problems: []string{"upstream table public.t is not in the source's publication any more (dropped, renamed or removed from it, per REFRESH REFERENCES)"}}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := Compute(tc.obs, des)
+			if diff := cmp.Diff(tc.want, rep.Tables); diff != "" {
+				t.Errorf("tables (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(wantNamesOnly, rep.NamesOnlySchemas); diff != "" {
+				t.Errorf("names-only schemas (-want +got):\n%s", diff)
+			}
+			if len(rep.UncheckedSchemas) != 0 || rep.Complete() {
+				t.Errorf("unchecked %+v, complete %v: want none and not complete", rep.UncheckedSchemas, rep.Complete())
+			}
+		})
+	}
+}
+
+func TestWithModifier(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		oid  uint32
+		mod  int32
+		want string
+	}{
+		{"character varying", 1043, 24, "character varying(20)"},
+		{"numeric", 1700, 5<<16 | 2 + 4, "numeric(5,2)"},
+		{"timestamp with time zone", 1184, 3, "timestamp(3) with time zone"},
+		{"integer", 23, -1, "integer (no modifier)"},
+		{"mytype", 99999, 7, "mytype with modifier 7"},
+	} {
+		if got := withModifier(tc.name, tc.oid, tc.mod); got != tc.want {
+			t.Errorf("withModifier(%q, %d, %d) = %q, want %q", tc.name, tc.oid, tc.mod, got, tc.want)
+		}
 	}
 }

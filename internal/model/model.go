@@ -173,6 +173,11 @@ type Version struct {
 	Objects []Object
 	// Digest is the fingerprint of every object's canonical definition.
 	Digest string
+	// AdoptFrom names an existing schema without mzsync's marker, built by
+	// hand, that is taken over as this version without rebuilding when
+	// its objects match the version's (spec.adoptFrom). It is not part of
+	// the digest: removing it after the adoption changes nothing.
+	AdoptFrom string `json:",omitempty"`
 }
 
 // Object is one managed object of a version. Name is its short name inside
@@ -228,6 +233,15 @@ type Observed struct {
 	// inspected (never holding a credential); absent when it was, or when
 	// inspection was not requested.
 	UpstreamErrors map[string]string
+	// References maps a source name to Materialize's list of what its
+	// publication holds (mz_internal.mz_source_references, read right
+	// after ALTER SOURCE ... REFRESH REFERENCES), for sources whose
+	// upstream could not be inspected directly, when that fallback was
+	// asked for (drift --refresh-references). Table and column names only.
+	References map[string][]SourceReference
+	// Access is what the session's role may do and who owns and may read
+	// what; nil when it was not read (see observed.ReadAccess).
+	Access *Access
 	// Fingerprint summarizes everything above that a plan depends on, so
 	// apply can refuse a plan computed from a different state.
 	Fingerprint string
@@ -255,8 +269,15 @@ type ObservedObject struct {
 
 	// Cluster is the cluster name of a materialized view or index.
 	Cluster string
+	// Definition is the stored query of a view or materialized view
+	// (mz_views/mz_materialized_views.definition): on Materialize a
+	// normalized, fully qualified query followed by ';'.
+	Definition string
 	// OnID is the ID of the object an index is on.
 	OnID string
+	// IndexKeys are an index's key columns in order, by name in the
+	// indexed object; an expression key is "expr:" and its text.
+	IndexKeys []string
 	// SourceID and Reference describe a table fed from a source.
 	SourceID       string
 	Reference      UpstreamRef
@@ -365,6 +386,15 @@ type PinnedUpstream struct {
 	OID     uint32
 	Ref     UpstreamRef
 	Columns []UpstreamColumn
+}
+
+// SourceReference is one row of mz_internal.mz_source_references: an
+// upstream table the source could ingest, with its column names in
+// upstream order (no types, attnums or OIDs), as of UpdatedAt.
+type SourceReference struct {
+	Ref       UpstreamRef
+	Columns   []string
+	UpdatedAt time.Time
 }
 
 // UpstreamTable describes one upstream table.

@@ -2,7 +2,7 @@ package mzemu
 
 // catalogVersion changes whenever bootstrapSQL changes, so a backing
 // database built by an older mzemu is rebuilt.
-const catalogVersion = "mzemu-catalog-10-emu10-longnames"
+const catalogVersion = "mzemu-catalog-10-emu10-longnames-privfuncs"
 
 // bootstrapSQL builds mzemu's hidden metadata schema (mzemu_meta), the
 // schema of pinned upstream foreign tables (mzemu_data) and the
@@ -485,6 +485,7 @@ SELECT e.replica_id, 0::int8 AS process_id, e.status, e.reason, e.occurred_at
   FROM mzemu_meta.replica_events e;
 
 ` + rolesTriggersSQL + `
+` + privFuncsSQL + `
 INSERT INTO mzemu_meta.info VALUES ('version', '` + catalogVersion + `');
 `
 

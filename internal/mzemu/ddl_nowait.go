@@ -34,6 +34,7 @@ func (ss *session) connectBacking(ctx context.Context) error {
 	}
 	cfg.RuntimeParams["search_path"] = backingSearchPath(ss.backingPath)
 	cfg.RuntimeParams["application_name"] = "mzemu"
+	ss.backingLoginRoleParam(cfg)
 	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
 		if ss.mute {
 			return

@@ -166,7 +166,7 @@ func (ss *session) login(ctx context.Context, user string) error {
 		return errf("28000", "role %q does not exist", user)
 	}
 	ss.roleID, ss.roleName, ss.superuser = r.id, r.name, r.superuser
-	return nil
+	return ss.setBackingLoginRole(ctx)
 }
 
 // reservedRoleName is Materialize's error for a role name it keeps for

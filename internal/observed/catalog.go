@@ -45,12 +45,26 @@ const (
   LEFT JOIN mz_internal.mz_postgres_source_tables p ON p.id = t.id
  WHERE d.name = current_database() AND t.source_id IS NOT NULL`
 
-	qMaterializedViews = `SELECT mv.id, COALESCE(cl.name, '')
+	qMaterializedViews = `SELECT mv.id, COALESCE(cl.name, ''), COALESCE(mv.definition, '')
   FROM mz_catalog.mz_materialized_views mv
   JOIN mz_catalog.mz_schemas s ON s.id = mv.schema_id
   JOIN mz_catalog.mz_databases d ON d.id = s.database_id
   LEFT JOIN mz_catalog.mz_clusters cl ON cl.id = mv.cluster_id
  WHERE d.name = current_database()`
+
+	// View definitions, compared with the manifests' SQL when a hand-built
+	// schema is adopted.
+	qViews = `SELECT v.id, COALESCE(v.definition, '')
+  FROM mz_catalog.mz_views v
+  JOIN mz_catalog.mz_schemas s ON s.id = v.schema_id
+  JOIN mz_catalog.mz_databases d ON d.id = s.database_id
+ WHERE d.name = current_database()`
+
+	// Index keys: a column's position in the indexed object, or the text
+	// of an expression.
+	qIndexColumns = `SELECT ic.index_id, ic.index_position::int8, COALESCE(ic.on_position::int8, 0), COALESCE(ic.on_expression, '')
+  FROM mz_catalog.mz_index_columns ic
+ WHERE ic.index_id LIKE 'u%'`
 
 	// Indexes and columns are read for every user object and matched to
 	// this database's objects in Go: joining them to mz_objects and
@@ -134,7 +148,9 @@ type rawCatalog struct {
 	objects         []rawObject
 	sourceTables    map[string]rawSourceTable
 	mvClusters      map[string]string
+	definitions     map[string]string    // view or materialized view id -> definition
 	indexes         map[string][2]string // id -> on_id, cluster
+	indexKeys       map[string][]rawIndexKey
 	sources         []rawSource
 	columns         map[string][]model.Column
 	deps            []model.Dependency
@@ -150,6 +166,11 @@ type rawCatalog struct {
 
 type rawObject struct {
 	id, schemaID, name, typ, comment string
+}
+
+type rawIndexKey struct {
+	pos, onPos int64
+	expr       string
 }
 
 type rawSourceTable struct {
@@ -168,7 +189,9 @@ func read(ctx context.Context, q Querier) (*model.Observed, error) {
 	raw := rawCatalog{
 		sourceTables:    map[string]rawSourceTable{},
 		mvClusters:      map[string]string{},
+		definitions:     map[string]string{},
 		indexes:         map[string][2]string{},
+		indexKeys:       map[string][]rawIndexKey{},
 		columns:         map[string][]model.Column{},
 		snapshots:       map[string]bool{},
 		statuses:        map[string][2]string{},
@@ -209,11 +232,20 @@ func read(ctx context.Context, q Querier) (*model.Observed, error) {
 			return nil
 		}},
 		{"materialized views", qMaterializedViews, func(r pgx.Rows) error {
-			var id, cluster string
-			if err := r.Scan(&id, &cluster); err != nil {
+			var id, cluster, def string
+			if err := r.Scan(&id, &cluster, &def); err != nil {
 				return err
 			}
 			raw.mvClusters[id] = cluster
+			raw.definitions[id] = def
+			return nil
+		}},
+		{"views", qViews, func(r pgx.Rows) error {
+			var id, def string
+			if err := r.Scan(&id, &def); err != nil {
+				return err
+			}
+			raw.definitions[id] = def
 			return nil
 		}},
 		{"indexes", qIndexes, func(r pgx.Rows) error {
@@ -222,6 +254,15 @@ func read(ctx context.Context, q Querier) (*model.Observed, error) {
 				return err
 			}
 			raw.indexes[id] = [2]string{on, cluster}
+			return nil
+		}},
+		{"index columns", qIndexColumns, func(r pgx.Rows) error {
+			var id string
+			var k rawIndexKey
+			if err := r.Scan(&id, &k.pos, &k.onPos, &k.expr); err != nil {
+				return err
+			}
+			raw.indexKeys[id] = append(raw.indexKeys[id], k)
 			return nil
 		}},
 		{"sources", qSources, func(r pgx.Rows) error {
@@ -418,8 +459,10 @@ func assemble(raw *rawCatalog) *model.Observed {
 		if c, ok := raw.mvClusters[ro.id]; ok {
 			o.Cluster = c
 		}
+		o.Definition = raw.definitions[ro.id]
 		if ix, ok := raw.indexes[ro.id]; ok {
 			o.OnID, o.Cluster = ix[0], ix[1]
+			o.IndexKeys = indexKeys(raw.indexKeys[ro.id], raw.columns[o.OnID])
 		}
 		if cols := raw.columns[ro.id]; len(cols) > 0 {
 			slices.SortFunc(cols, func(a, b model.Column) int { return cmp.Compare(a.Position, b.Position) })
@@ -493,6 +536,29 @@ func assemble(raw *rawCatalog) *model.Observed {
 
 	obs.Fingerprint = Fingerprint(obs)
 	return obs
+}
+
+// indexKeys names an index's keys in order: the column at each position
+// of the indexed object, or "expr:" and an expression's text.
+func indexKeys(keys []rawIndexKey, cols []model.Column) []string {
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.SortFunc(keys, func(a, b rawIndexKey) int { return cmp.Compare(a.pos, b.pos) })
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		name := "expr:" + k.expr
+		if k.expr == "" {
+			name = fmt.Sprintf("position %d", k.onPos)
+			for _, c := range cols {
+				if int64(c.Position) == k.onPos {
+					name = c.Name
+				}
+			}
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 // decodeLease reads the lease schema's comment. A schema without a

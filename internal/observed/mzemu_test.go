@@ -225,12 +225,14 @@ func TestReadMzemu(t *testing.T) {
 					{
 						ID: "app.mv", Kind: model.KindMaterializedView, Name: "mv", Comment: "mzsync:v1 digest=sha256:mv",
 						Marker: &model.ObjectMarker{Digest: "sha256:mv"}, Cluster: "compute",
-						Columns:  []model.Column{{Name: "total", Position: 1, Type: "bigint", Nullable: true}},
-						Hydrated: true,
+						Definition: "SELECT sum(a) AS total FROM t WHERE b;",
+						Columns:    []model.Column{{Name: "total", Position: 1, Type: "bigint", Nullable: true}},
+						Hydrated:   true,
 					},
 					{
 						ID: "app.mv_total_idx", Kind: model.KindIndex, Name: "mv_total_idx", Comment: "mzsync:v1 digest=sha256:ix",
 						Marker: &model.ObjectMarker{Digest: "sha256:ix"}, Cluster: "compute", OnID: "app.mv", Hydrated: true,
+						IndexKeys: []string{"total"},
 					},
 					{
 						ID: "app.t", Kind: model.KindTable, Name: "t", Comment: "mzsync:v1 digest=sha256:t",
@@ -257,7 +259,8 @@ func TestReadMzemu(t *testing.T) {
 					},
 					{
 						ID: "app.v", Kind: model.KindView, Name: "v", Comment: "mzsync:v1 digest=sha256:v",
-						Marker: &model.ObjectMarker{Digest: "sha256:v"},
+						Marker:     &model.ObjectMarker{Digest: "sha256:v"},
+						Definition: "SELECT a, c FROM t;",
 						Columns: []model.Column{
 							{Name: "a", Position: 1, Type: "integer", Nullable: true},
 							{Name: "c", Position: 2, Type: "text", Nullable: true},
@@ -266,6 +269,7 @@ func TestReadMzemu(t *testing.T) {
 					{
 						ID: "app.v_primary_idx", Kind: model.KindIndex, Name: "v_primary_idx", Comment: "mzsync:v1 digest=sha256:vix",
 						Marker: &model.ObjectMarker{Digest: "sha256:vix"}, Cluster: "compute", OnID: "app.v", Hydrated: true,
+						IndexKeys: []string{"a", "c"},
 					},
 				},
 			},
@@ -274,7 +278,8 @@ func TestReadMzemu(t *testing.T) {
 				Objects: []model.ObservedObject{
 					{
 						ID: "public.handmade", Kind: model.KindView, Name: "handmade",
-						Columns: []model.Column{{Name: "total", Position: 1, Type: "bigint", Nullable: true}},
+						Definition: "SELECT total FROM app.mv;",
+						Columns:    []model.Column{{Name: "total", Position: 1, Type: "bigint", Nullable: true}},
 					},
 					{
 						ID: "public.pg", Kind: "source", Name: "pg", Comment: "mzsync:v1 digest=sha256:src",

@@ -19,6 +19,12 @@ type Observer struct {
 	// set (for drift). Leave them nil for apply.
 	Desired   *model.Desired
 	LookupEnv func(string) (string, bool)
+	// RefreshReferences, with Desired and LookupEnv, makes Observe fall
+	// back, for each source whose upstream could not be inspected, on
+	// ALTER SOURCE ... REFRESH REFERENCES and mz_source_references
+	// (Observed.References). That is DDL: set it only when the user asked
+	// (drift --refresh-references).
+	RefreshReferences bool
 	// Timeout bounds each catalog read (and each source's upstream
 	// inspection); zero means DefaultStatementTimeout.
 	Timeout time.Duration
@@ -45,10 +51,16 @@ func (o *Observer) Observe(parent context.Context) (*model.Observed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the Materialize catalog: %w", o.timedOut(parent, ctx, q, err))
 	}
+	if obs.Access, err = ReadAccess(ctx, q); err != nil {
+		return nil, fmt.Errorf("read the Materialize catalog: %w", o.timedOut(parent, ctx, q, err))
+	}
 	cancel()
 	if o.Desired != nil && o.LookupEnv != nil {
 		ups, why, err := readUpstreams(parent, o.Desired, obs, o.LookupEnv, o.timeout())
 		obs.Upstream = ups
+		if o.RefreshReferences && len(ups) < len(o.Desired.Sources) {
+			obs.References = refreshMissingReferences(parent, q, o.Desired, obs, ups, why, o.timeout())
+		}
 		if len(why) > 0 {
 			obs.UpstreamErrors = why
 		}

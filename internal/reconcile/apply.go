@@ -271,6 +271,11 @@ func applyPass(ctx context.Context, db DB, obs Observer, des *model.Desired, opt
 	if opts.DryRun {
 		return nil
 	}
+	// Before the first statement (and so before the lease is taken): every
+	// privilege the plan needs, or one error that lists all that is missing.
+	if err := Preflight(o, des, plan); err != nil {
+		return err
+	}
 	runs, sources := splitBySchema(plan, res)
 	for _, c := range sources {
 		if !c.Op.Executable() {

@@ -58,7 +58,7 @@ func Diff(obs *model.Observed, des *model.Desired, opts Options) (*Plan, error) 
 	for _, name := range managedSchemaNames(obs, des) {
 		p.Changes = append(p.Changes, trashChanges(ix, name)...)
 		if s, ok := declared[name]; ok {
-			p.Changes = append(p.Changes, diffSchema(ix, s, opts)...)
+			p.Changes = append(p.Changes, diffDeclared(ix, s, opts)...)
 			continue
 		}
 		p.Changes = append(p.Changes, undeclaredSchema(obs, name)...)
@@ -614,7 +614,7 @@ func diffSchema(ix *index, s *model.Schema, opts Options) []Change {
 		case alias != nil && !aliasOwned && alias.Marker != nil:
 			why = fmt.Sprintf("schema %s holds %s, not a version of %s", s.Name, alias.Marker.ID(), s.Name)
 		case alias != nil && !aliasOwned:
-			why = fmt.Sprintf("schema %s exists without mzsync's marker; mzsync never touches it", s.Name)
+			why = fmt.Sprintf("schema %s exists without mzsync's marker; mzsync never touches it (to take it over as a version without rebuilding, declare adoptFrom: %s on that version)", s.Name, s.Name)
 		case activeBroken:
 			why = fmt.Sprintf("%s is not fully built or has drift (see above)", active.ID)
 		case aliasOwned && retiredName != activeLoc && ix.schemas[retiredName] != nil:

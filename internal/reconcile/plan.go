@@ -8,8 +8,8 @@ import (
 	"github.com/mzsync/mzsync/internal/model"
 )
 
-// Op is what a change does. The first six are executable; blocked, drift
-// and ignored are findings that carry no SQL.
+// Op is what a change does. The first seven are executable; blocked,
+// drift and ignored are findings that carry no SQL.
 type Op string
 
 // The operations of a plan.
@@ -20,6 +20,7 @@ const (
 	OpSwap    Op = "swap"    // cut over: swap the alias with a version schema and rename the retired one
 	OpRename  Op = "rename"  // first cutover: rename a version schema to the alias
 	OpDrop    Op = "drop"    // drop a version schema beyond retention
+	OpAdopt   Op = "adopt"   // take a hand-built schema over as a version: rename it into mzsync's naming, mark its objects and record it (adoptFrom)
 	OpBlocked Op = "blocked" // something should happen but may not; Reason says why
 	OpDrift   Op = "drift"   // an owned object differs from what mzsync created
 	OpIgnored Op = "ignored" // an object mzsync does not own, or does not manage, left alone
@@ -28,7 +29,7 @@ const (
 // Executable reports whether the op is carried out by apply.
 func (o Op) Executable() bool {
 	switch o {
-	case OpCreate, OpComment, OpWait, OpSwap, OpRename, OpDrop:
+	case OpCreate, OpComment, OpWait, OpSwap, OpRename, OpDrop, OpAdopt:
 		return true
 	}
 	return false
@@ -113,11 +114,14 @@ type Summary struct {
 	Comment int `json:"comment"`
 	// Record counts schema marker comments: a build's state or a
 	// cutover's live record, part of the step they finish.
-	Record  int `json:"record"`
-	Wait    int `json:"wait"`
-	Swap    int `json:"swap"`
-	Rename  int `json:"rename"`
-	Drop    int `json:"drop"`
+	Record int `json:"record"`
+	Wait   int `json:"wait"`
+	Swap   int `json:"swap"`
+	Rename int `json:"rename"`
+	Drop   int `json:"drop"`
+	// Adopt counts the steps that take hand-built schemas over (absent
+	// when none, so plans without adoption read as before).
+	Adopt   int `json:"adopt,omitempty"`
 	Blocked int `json:"blocked"`
 	Drift   int `json:"drift"`
 	Ignored int `json:"ignored"`
@@ -144,6 +148,8 @@ func (p *Plan) Summary() Summary {
 			s.Rename++
 		case OpDrop:
 			s.Drop++
+		case OpAdopt:
+			s.Adopt++
 		case OpBlocked:
 			s.Blocked++
 		case OpDrift:
@@ -176,10 +182,13 @@ func (s Summary) findings() string {
 // marker records are part of the step they finish and are not counted.
 func (s Summary) String() string {
 	var line string
-	if s.Create+s.Comment+s.Record+s.Wait+s.Swap+s.Rename+s.Drop == 0 {
+	if s.Create+s.Comment+s.Record+s.Wait+s.Swap+s.Rename+s.Drop+s.Adopt == 0 {
 		line = "No changes."
 	} else {
 		line = fmt.Sprintf("Plan: %d to create, %d to swap, %d to drop.", s.Create+s.Comment, s.Swap+s.Rename, s.Drop)
+		if s.Adopt > 0 {
+			line = strings.TrimSuffix(line, ".") + fmt.Sprintf(", %d adoption step(s).", s.Adopt)
+		}
 	}
 	if f := s.findings(); f != "" {
 		line += " Findings: " + f + "."
