@@ -71,7 +71,7 @@ func diffDeclared(ix *index, s *model.Schema, opts Options) []Change {
 		return append(out, diffSchema(ix, s, opts)...)
 	}
 	out = append(out, ap.changes...)
-	return append(out, diffSchema(newIndex(ap.virtual), s, opts)...)
+	return append(out, diffSchema(newIndex(ap.virtual, opts.token), s, opts)...)
 }
 
 func planAdoptions(ix *index, s *model.Schema, opts Options) adoptPlan {
@@ -150,7 +150,7 @@ func planAdoptions(ix *index, s *model.Schema, opts Options) adoptPlan {
 	ap.virtual = adoptedState(ix.obs, cands, markers)
 
 	// A version adopted only to be dropped at once is refused.
-	vlc := newLifecycle(newIndex(ap.virtual), s.Name, s.Active)
+	vlc := newLifecycle(newIndex(ap.virtual, opts.token), s.Name, s.Active)
 	keep := vlc.keep(s)
 	for _, c := range cands {
 		if !keep[c.v.ID.Version] {
