@@ -3,8 +3,8 @@ package e2e_test
 import (
 	"context"
 	"errors"
-	"slices"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"

@@ -117,7 +117,8 @@
 // lone DROP of the holder's own trash, and CREATE SCHEMA of its own
 // private build: a late one can leave an empty, unmarked schema
 // mzsync_build_T_..., which nothing uses and mzsync never drops (it has no
-// marker).
+// marker). (d) the markers of an adoption (adopt.go), written in place on
+// the adopted schema after its fenced rename into mzsync's naming.
 //
 // Nothing is sent once the lease is lost or RenewDeadline has passed
 // without a successful renewal. Renewal is serialized with the holder's
