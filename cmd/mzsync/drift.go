@@ -13,6 +13,7 @@ import (
 
 	"github.com/mzsync/mzsync/internal/drift"
 	"github.com/mzsync/mzsync/internal/propose"
+	"github.com/mzsync/mzsync/internal/reconcile"
 )
 
 func init() {
@@ -58,14 +59,24 @@ func runDrift(ctx context.Context, e *env, args []string) int {
 		e.log.Warn("upstream inspection incomplete", "err", err)
 	}
 	rep := drift.Compute(o, des)
+	grants := reconcile.GrantDrifts(o, des)
 	if *format == "json" {
+		var v any = rep
+		if len(grants) > 0 {
+			m, err := withGrantDrift(rep, grants)
+			if err != nil {
+				fmt.Fprintf(e.stderr, "mzsync drift: %v\n", err)
+				return exitError
+			}
+			v = m
+		}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := enc.Encode(v); err != nil {
 			return exitError
 		}
 	} else {
-		renderDriftText(e.stdout, rep)
+		renderDriftText(e.stdout, rep, grants)
 	}
 	if *proposeDir != "" {
 		if err := writeProposals(e, *proposeDir, propose.NextObserved(des, rep, o)); err != nil {
@@ -74,13 +85,34 @@ func runDrift(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	// Drift that could not be looked for is not "no drift".
-	if *detailed && (rep.Found() || !rep.Complete()) {
+	if *detailed && (rep.Found() || !rep.Complete() || len(grants) > 0) {
 		return exitChanges
 	}
 	return exitOK
 }
 
-func renderDriftText(w io.Writer, rep *drift.Report) {
+// withGrantDrift adds the grant drift to the report's JSON object as
+// "grant_drift".
+func withGrantDrift(rep *drift.Report, grants []reconcile.GrantDrift) (map[string]any, error) {
+	b, err := json.Marshal(rep)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]any{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	m["grant_drift"] = grants
+	return m, nil
+}
+
+func renderDriftText(w io.Writer, rep *drift.Report, grants []reconcile.GrantDrift) {
+	for _, g := range grants {
+		fmt.Fprintf(w, "GRANT  %s\n", g)
+	}
+	if len(grants) > 0 {
+		fmt.Fprintln(w, "Grant drift found: apply grants what spec.grants declares and is missing; it never revokes what is not declared.")
+	}
 	for _, t := range rep.Tables {
 		fmt.Fprintf(w, "%s  %s.%s (source %s, upstream %s)\n", strings.ToUpper(string(t.Severity)), t.Version, t.Table, t.Source, t.Upstream)
 		if len(t.NewColumns) > 0 {
@@ -118,6 +150,8 @@ func renderDriftText(w io.Writer, rep *drift.Report) {
 			"(or use --refresh-references to compare names through Materialize).\n", len(rep.UncheckedSchemas))
 	case len(rep.NamesOnlySchemas) > 0:
 		fmt.Fprintf(w, "No drift in table and column names, but %d schema(s) CHECKED-NAMES-ONLY: set the variable each source's upstream.urlEnv names for a full check.\n", len(rep.NamesOnlySchemas))
+	case len(grants) > 0:
+		fmt.Fprintln(w, "No schema drift found.")
 	default:
 		fmt.Fprintln(w, "No drift.")
 	}

@@ -38,6 +38,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	allowDrop := fs.Bool("allow-drop", false, "drop retired versions beyond retention (only when nothing outside depends on them)")
 	leaseTTL := fs.Duration("lease-ttl", time.Minute, "how long the apply lease lasts without renewal")
 	allowOlder := fs.Bool("allow-older-revision", false, "with --git: apply a revision older than the one live (a rollback by ref); by default such a pass is refused")
+	swapTogether := fs.Bool("swap-together", false, "cut over every schema of a pass in one DDL transaction, once all are ready (none changes if one cannot); a later pass goes on while any is not ready")
 	if err := parseFlags(fs, e, args); err != nil {
 		return flagError(e, "run", err)
 	}
@@ -75,7 +76,7 @@ func runRun(ctx context.Context, e *env, args []string) int {
 	lopts := reconcile.LeaseOptions{Owner: reconcile.DefaultOwner(), TTL: *leaseTTL, Log: e.log,
 		OnChange: func(held bool) { d.SetLeaseHeld(held) }}
 	pass := func(ctx context.Context, des *model.Desired) (daemon.Outcome, error) {
-		return leasedPass(ctx, e, db, leaseDB, des, reconcile.ApplyOptions{Diff: reconcile.Options{AllowDrop: *allowDrop}, Log: e.log, RetryFor: *interval}, lopts)
+		return leasedPass(ctx, e, db, leaseDB, des, reconcile.ApplyOptions{Diff: reconcile.Options{AllowDrop: *allowDrop}, Log: e.log, RetryFor: *interval, SwapTogether: *swapTogether}, lopts)
 	}
 	cfg := daemon.Config{Source: source, Pass: pass, Interval: *interval, Log: e.log}
 	if g, ok := source.(*desired.GitSource); ok && !*allowOlder {

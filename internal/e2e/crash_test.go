@@ -101,6 +101,53 @@ var crashScenarios = []crashScenario{
 		setup:  v1ThenV2WithoutV1,
 		target: func(t *testing.T, name string) *model.Desired { return renamed(manifestsV2(t), name) },
 	},
+	{
+		// The alias was built by hand the seed guide's way; the pass adopts
+		// it as v1 (markers only), builds v2 beside it and cuts over. An
+		// unowned view elsewhere reads the hand-built materialized view.
+		name:   "adoption",
+		setup:  handBuiltAlias,
+		target: adoptingTarget,
+	},
+}
+
+// handBuiltAlias builds alias schema name by hand, the seed guide's way,
+// over source pg, with an unowned view public."reads-<name>" reading it.
+func handBuiltAlias(t *testing.T, a *applier, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := a.apply(ctx, &model.Desired{Revision: "src", Sources: manifestsV1(t).Sources}, reconcile.ApplyOptions{}); err != nil {
+		t.Fatalf("create the source: %v", err)
+	}
+	hb := model.QuoteIdent("hb_" + name)
+	for _, s := range []string{
+		"CREATE SCHEMA " + hb,
+		"CREATE TABLE " + hb + ".t FROM SOURCE pg (REFERENCE public.t)",
+		"CREATE MATERIALIZED VIEW " + hb + ".matview AS SELECT sum(a) AS total FROM " + hb + ".t",
+		"ALTER SCHEMA " + hb + " RENAME TO " + model.QuoteIdent(name),
+		"CREATE VIEW public." + model.QuoteIdent("reads-"+name) + " AS SELECT total FROM " + model.QuoteIdent(name) + ".matview",
+	} {
+		if err := a.db.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// adoptingTarget is the example manifests (v2 active) for schema name,
+// with v1 adopting the hand-built alias.
+func adoptingTarget(t *testing.T, name string) *model.Desired {
+	d := renamed(manifestsV2(t), name)
+	for i := range d.Schemas {
+		if d.Schemas[i].Name == name {
+			for j := range d.Schemas[i].Versions {
+				if d.Schemas[i].Versions[j].ID.Version == "v1" {
+					d.Schemas[i].Versions[j].AdoptFrom = name
+				}
+			}
+		}
+	}
+	return d
 }
 
 // ddlOn matches the statements of a pass that change the version schemas

@@ -2,7 +2,7 @@ package mzemu
 
 // catalogVersion changes whenever bootstrapSQL changes, so a backing
 // database built by an older mzemu is rebuilt.
-const catalogVersion = "mzemu-catalog-10-emu10-longnames-privfuncs"
+const catalogVersion = "mzemu-catalog-11-emu10-replicawait-privfuncs"
 
 // bootstrapSQL builds mzemu's hidden metadata schema (mzemu_meta), the
 // schema of pinned upstream foreign tables (mzemu_data) and the
@@ -147,6 +147,18 @@ BEGIN
       RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = 'source must be dropped and recreated due to failure: ' || r.failure;
     END IF;
     EXIT WHEN r.held IS NULL AND (r.ready_at IS NULL OR r.ready_at <= clock_timestamp());
+    PERFORM pg_sleep(0.005);
+  END LOOP;
+  RETURN true;
+END
+$f$;
+
+-- await_replica waits while a cluster that has replicas has none online
+-- (a read on it waits, as Materialize's peeks do; replicawait.go).
+CREATE FUNCTION mzemu_meta.await_replica(cluster text) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $f$
+BEGIN
+  WHILE EXISTS (SELECT 1 FROM mzemu_meta.replicas WHERE cluster_id = cluster)
+    AND NOT EXISTS (SELECT 1 FROM mzemu_meta.replicas WHERE cluster_id = cluster AND status = 'online') LOOP
     PERFORM pg_sleep(0.005);
   END LOOP;
   RETURN true;

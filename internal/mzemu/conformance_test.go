@@ -2,6 +2,7 @@ package mzemu_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -73,7 +74,7 @@ func parseSLT(t *testing.T, path string) []sltBlock {
 		blk.kind, blk.args, _ = strings.Cut(l, " ")
 		i++
 		switch blk.kind {
-		case "connection", "options":
+		case "connection", "options", "restart":
 			out = append(out, blk)
 			continue
 		case "statement", "query", "upstream":
@@ -141,11 +142,28 @@ func runSLT(t *testing.T, path string) {
 	vars := strings.NewReplacer("$UPSTREAM_HOST", u.Hostname(), "$UPSTREAM_PORT", u.Port(),
 		"$UPSTREAM_USER", u.User.Username(), "$UPSTREAM_DB", strings.TrimPrefix(u.Path, "/"))
 	conns := map[string]*pgx.Conn{}
-	open := func(name, user string) *pgx.Conn {
+	mzURL := env.MaterializeURL
+	secondURL := "" // a second mzemu over the same backing database
+	open := func(name, user string, second bool) *pgx.Conn {
 		if c := conns[name]; c != nil {
 			return c
 		}
-		cfg, err := pgx.ParseConfig(env.MaterializeURL)
+		u := mzURL
+		if second {
+			if secondURL == "" {
+				o := mzemu.Options{BackingURL: env.BackingURL, RevalidateInterval: -1, LagBucket: -1}
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				srv, err := mzemu.Start(ctx, o)
+				cancel()
+				if err != nil {
+					t.Fatalf("start a second mzemu: %v", err)
+				}
+				t.Cleanup(func() { srv.Close() })
+				secondURL = srv.URL()
+			}
+			u = secondURL
+		}
+		cfg, err := pgx.ParseConfig(u)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,7 +180,7 @@ func runSLT(t *testing.T, path string) {
 		conns[name] = c
 		return c
 	}
-	cur := open("default", "")
+	cur := open("default", "", false)
 	var up *pgx.Conn
 	for _, b := range blocks {
 		where := fmt.Sprintf("%s:%d", path, b.line)
@@ -170,10 +188,62 @@ func runSLT(t *testing.T, path string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		switch b.kind {
 		case "options":
+		case "restart":
+			// Stop mzemu, optionally fail a start with a transient error
+			// at a startup step, then start it again over the same
+			// backing database; sessions reconnect.
+			for name, c := range conns {
+				c.Close(ctx)
+				delete(conns, name)
+			}
+			if err := env.Server.Close(); err != nil {
+				t.Fatalf("%s: close mzemu: %v", where, err)
+			}
+			o := mzemu.Options{BackingURL: env.BackingURL, RevalidateInterval: -1, LagBucket: 200 * time.Millisecond}
+			for _, f := range opts {
+				f(&o)
+			}
+			if step, ok := strings.CutPrefix(strings.TrimSpace(b.args), "fail="); ok {
+				transient := &pgconn.PgError{Severity: "FATAL", Code: "57P01", Message: "terminating connection due to administrator command"}
+				restore := mzemu.SetStartupFault(func(u, s string) error {
+					if u == env.BackingURL && s == step {
+						return transient
+					}
+					return nil
+				})
+				srv, err := mzemu.Start(ctx, o)
+				restore()
+				if err == nil {
+					srv.Close()
+					t.Fatalf("%s: start with a transient error at %s succeeded", where, step)
+				}
+				if !errors.Is(err, transient) {
+					t.Fatalf("%s: start with a transient error at %s: %v", where, step, err)
+				}
+			} else if b.args != "" {
+				t.Fatalf("%s: want restart [fail=STEP]", where)
+			}
+			srv, err := mzemu.Start(ctx, o)
+			if err != nil {
+				t.Fatalf("%s: restart mzemu: %v", where, err)
+			}
+			t.Cleanup(func() { srv.Close() })
+			env.Server, mzURL = srv, srv.URL()
+			cur = open("default", "", false)
 		case "connection":
-			name, rest, _ := strings.Cut(b.args, " ")
-			user, _ := strings.CutPrefix(strings.TrimSpace(rest), "user=")
-			cur = open(name, user)
+			f := strings.Fields(b.args)
+			user, second := "", false
+			for _, o := range f[1:] {
+				switch {
+				case strings.HasPrefix(o, "user="):
+					user = strings.TrimPrefix(o, "user=")
+				case o == "server=second":
+					second = true
+				default:
+					t.Fatalf("%s: unknown connection option %q", where, o)
+				}
+			}
+			cur = open(f[0], user, second)
 		case "upstream":
 			if up == nil {
 				c, err := pgx.Connect(ctx, env.UpstreamURL)

@@ -516,7 +516,8 @@ func parseComment(p *parser) (*stmt, error) {
 		return nil, errf(codeSyntax, "Expected string literal or NULL, found %s", describeTok(t))
 	}
 	if text != nil && len(*text) > maxCommentBytes {
-		return nil, errf(codeInternal, "Comment is too long (%d), max size is %d", len(*text), maxCommentBytes)
+		// PlanError::CommentTooLong (src/sql/src/plan/error.rs), XX000.
+		return nil, errf(codeInternal, "provided comment was %d bytes long, max size is %d bytes", len(*text), maxCommentBytes)
 	}
 	if err := p.expectEnd(); err != nil {
 		return nil, err

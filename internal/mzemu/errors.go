@@ -69,11 +69,16 @@ func toErrorResponse(err error) *pgproto3.ErrorResponse {
 		} else if m := reSchemaMissing.FindStringSubmatch(msg); m != nil && code == "3F000" {
 			code, msg = codeInternal, fmt.Sprintf("unknown schema '%s'", m[1])
 		}
+		hint := pe.Hint
+		if code == "57014" && msg == "canceling statement due to statement timeout" {
+			// Materialize's AdapterError::StatementTimeout (src/adapter/src/error.rs).
+			hint = "Consider increasing the maximum allowed statement duration for this session by setting the statement_timeout session variable. For example, `SET statement_timeout = '120s'`."
+		}
 		sev := pe.Severity
 		if sev == "" || sev == "FATAL" || sev == "PANIC" {
 			sev = "ERROR"
 		}
-		return &pgproto3.ErrorResponse{Severity: sev, SeverityUnlocalized: sev, Code: code, Message: fromBackingText(msg), Detail: fromBackingText(pe.Detail), Hint: pe.Hint, Position: pe.Position}
+		return &pgproto3.ErrorResponse{Severity: sev, SeverityUnlocalized: sev, Code: code, Message: fromBackingText(msg), Detail: fromBackingText(pe.Detail), Hint: hint, Position: pe.Position}
 	}
 	return &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: codeInternal, Message: err.Error()}
 }

@@ -117,6 +117,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 // one included) fails the start and leaves the metadata alone. Concurrent
 // starts over one backing database serialize on an advisory lock.
 func bootstrap(ctx context.Context, url string) error {
+	if err := injectedStartupFault(url, "connect"); err != nil {
+		return fmt.Errorf("mzemu: connect to backing database: %w", err)
+	}
 	conn, err := pgconn.Connect(ctx, url)
 	if err != nil {
 		return fmt.Errorf("mzemu: connect to backing database: %w", redactErr(err))
@@ -130,11 +133,17 @@ func bootstrap(ctx context.Context, url string) error {
 	}
 	defer func() { conn.Exec(context.Background(), `ROLLBACK`).ReadAll() }()
 	res := conn.ExecParams(ctx, `SELECT to_regclass('mzemu_meta.info') IS NOT NULL`, nil, nil, nil, nil).Read()
+	if res.Err == nil {
+		res.Err = injectedStartupFault(url, "find-catalog")
+	}
 	if res.Err != nil {
 		return fmt.Errorf("mzemu: read catalog version: %w", res.Err)
 	}
 	if string(res.Rows[0][0]) == "t" {
 		res = conn.ExecParams(ctx, `SELECT value FROM mzemu_meta.info WHERE key = 'version'`, nil, nil, nil, nil).Read()
+		if res.Err == nil {
+			res.Err = injectedStartupFault(url, "read-version")
+		}
 		if res.Err != nil {
 			return fmt.Errorf("mzemu: read catalog version: %w", res.Err)
 		}
@@ -272,6 +281,9 @@ func (s *Server) loadSchemaNames(ctx context.Context) error {
 	}
 	defer conn.Close(context.Background())
 	res := conn.ExecParams(ctx, `SELECT nspname FROM pg_catalog.pg_namespace`, nil, nil, nil, nil).Read()
+	if res.Err == nil {
+		res.Err = injectedStartupFault(s.opts.BackingURL, "read-schemas")
+	}
 	if res.Err != nil {
 		return fmt.Errorf("mzemu: read schemas: %w", res.Err)
 	}
@@ -281,9 +293,24 @@ func (s *Server) loadSchemaNames(ctx context.Context) error {
 	}
 	s.schemaNames.Store(&m)
 	res = conn.ExecParams(ctx, `SELECT backing, name FROM mzemu_meta.long_names`, nil, nil, nil, nil).Read()
+	if res.Err == nil {
+		res.Err = injectedStartupFault(s.opts.BackingURL, "read-long-names")
+	}
 	if res.Err != nil {
 		return fmt.Errorf("mzemu: read long names: %w", res.Err)
 	}
 	loadLongNames(res.Rows)
+	return nil
+}
+
+// startupFault, when set (by tests only), makes a startup step over a
+// backing database fail as if the database had failed it: the steps are
+// connect, find-catalog, read-version, read-schemas and read-long-names.
+var startupFault atomic.Pointer[func(backingURL, step string) error]
+
+func injectedStartupFault(backingURL, step string) error {
+	if f := startupFault.Load(); f != nil {
+		return (*f)(backingURL, step)
+	}
 	return nil
 }

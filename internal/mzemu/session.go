@@ -637,6 +637,11 @@ func (ss *session) run(ctx context.Context, p *prepared, params [][]byte, paramF
 				return err
 			}
 		}
+		if st.cls == clsRead {
+			if err := ss.awaitClusterReplica(ctx, st.text); err != nil {
+				return err
+			}
+		}
 		ss.tx.queries++
 		return ss.passthrough(ctx, p, params, paramFormats, resultFormats, simple)
 	}

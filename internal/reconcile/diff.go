@@ -588,15 +588,21 @@ func diffSchema(ix *index, s *model.Schema, opts Options) []Change {
 			continue
 		}
 		changes, locName, broken := diffVersion(ix, lc, s, v, i, activeIdx, opts.token)
-		if i == activeIdx {
-			activeLoc, activeBroken = locName, broken
-			for _, c := range changes {
-				if c.Op.Executable() {
-					activeBuilt = true
-				}
+		building := false
+		for _, c := range changes {
+			if c.Op.Executable() {
+				building = true
 			}
 		}
+		if i == activeIdx {
+			activeLoc, activeBroken, activeBuilt = locName, broken, building
+		}
 		out = append(out, changes...)
+		// A built version's grants are compared with spec.grants; what is
+		// missing is granted again before any cutover of the schema.
+		if loc := lc.canon[v.ID.Version]; loc != nil && !building && !broken && loc.Marker.Built() && loc.Marker.Digest == v.Digest {
+			out = append(out, grantDriftChanges(v, loc.Name, versionGrantDrift(ix, s, v, loc))...)
+		}
 	}
 
 	active := &s.Versions[activeIdx]

@@ -238,6 +238,11 @@ func schemaStatus(ix *index, name string, s *model.Schema) SchemaStatus {
 						st.Drift = append(st.Drift, Finding{Target: f.Target, Kind: f.Kind, Reason: f.Reason})
 					}
 				}
+				if s != nil && loc.Marker.Built() {
+					for _, d := range versionGrantDrift(ix, s, decl, loc) {
+						st.Drift = append(st.Drift, Finding{Target: d.Object, Kind: KindGrant, Reason: "grant drift: " + d.String()})
+					}
+				}
 			case decl != nil:
 				st.Drift = append(st.Drift, Finding{Target: loc.Name, Kind: KindSchema,
 					Reason: fmt.Sprintf("holds %s with digest %s but the manifests say %s; versions are immutable", id, loc.Marker.Digest, decl.Digest)})

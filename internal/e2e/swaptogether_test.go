@@ -1,0 +1,73 @@
+package e2e_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mzsync/mzsync/internal/mzemu"
+	"github.com/mzsync/mzsync/internal/reconcile"
+)
+
+// TestSwapTogetherPassWithoutWait is how the daemon (mzsync run
+// --swap-together) passes: without --wait. While one schema's version is
+// not ready, a pass cuts over neither, even the one that is ready; once
+// both are, one pass swaps both in one DDL transaction.
+func TestSwapTogetherPassWithoutWait(t *testing.T) {
+	w := newWorld(t)
+	a := w.applier()
+	mustApply(t, a, twoSchemas(manifestsV1(t)))
+	addColumnB(w)
+	v2 := twoSchemas(manifestsV2(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := w.env.Server.Hold(ctx, mzemu.HoldHydration, "other_v2.*"); err != nil {
+		t.Fatal(err)
+	}
+	pass := func() *reconcile.ApplyResult {
+		t.Helper()
+		res, err := a.apply(ctx, v2, reconcile.ApplyOptions{SwapTogether: true})
+		if err != nil {
+			t.Fatalf("pass: %v", err)
+		}
+		return res
+	}
+	ready := func(schema string) bool {
+		o := w.observeOnce(t)
+		for i := range v2.Schemas {
+			s := &v2.Schemas[i]
+			if s.Name == schema {
+				v, _ := s.Version("v2")
+				return reconcile.Readiness(o, v, s).Ready
+			}
+		}
+		return false
+	}
+	res := pass()
+	if res.NotReady == nil {
+		t.Fatalf("the first pass reports nothing not ready: %+v", res.Schemas)
+	}
+	waitFor(t, "app/v2 to be ready while other/v2 is held", func() bool { return ready("app") })
+	res = pass()
+	if got := aliasVersion(t, w, "app"); got != "v1" {
+		t.Fatalf("app cut over to %s alone while other was not ready", got)
+	}
+	if len(res.NotReadyAll) != 2 {
+		t.Fatalf("a pass while other/v2 is held must defer both cutovers, got %v", res.NotReadyAll)
+	}
+	if _, err := w.env.Server.Release(ctx, mzemu.HoldHydration, "*"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "other/v2 to be ready", func() bool { return ready("other") })
+	pass()
+	together := 0
+	for _, s := range a.rec.sent() {
+		if strings.Count(s, "SWAP WITH") == 2 && strings.HasPrefix(s, "BEGIN; ") {
+			together++
+		}
+	}
+	if together != 1 || aliasVersion(t, w, "app") != "v2" || aliasVersion(t, w, "other") != "v2" {
+		t.Fatalf("want both schemas swapped to v2 in one transaction; got %d such transactions", together)
+	}
+}
