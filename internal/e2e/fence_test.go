@@ -225,3 +225,32 @@ func TestStalledHolderLateBuildWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusShowsRenewedExpiry: the lease's record keeps its first expiry;
+// a renewal comments the fence; status (observed) shows the renewed one.
+func TestStatusShowsRenewedExpiry(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	a := w.applier()
+	l, err := reconcile.AcquireLease(ctx, a.lease, reconcile.LeaseOptions{Owner: "ci-runner-1", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	first := w.observeOnce(t).Lease
+	if first == nil || first.Owner != "ci-runner-1" || first.Expires.IsZero() {
+		t.Fatalf("observed lease %+v", first)
+	}
+	w.waitServerPast(t, w.serverNow(t)) // the server's clock moves on
+	if err := l.Renew(ctx); err != nil {
+		t.Fatal(err)
+	}
+	o := w.observeOnce(t)
+	if o.Lease == nil || !o.Lease.Expires.After(first.Expires) {
+		t.Fatalf("after a renewal the observed lease expires %+v, want later than %v", o.Lease, first.Expires)
+	}
+	st := reconcile.Status(o, nil)
+	if st.Lease == nil || !st.Lease.Expires.Equal(o.Lease.Expires) || st.Lease.Owner != "ci-runner-1" {
+		t.Fatalf("status lease %+v, want the renewed expiry %v", st.Lease, o.Lease.Expires)
+	}
+}
