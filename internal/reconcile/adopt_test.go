@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -335,5 +336,84 @@ func TestDefinitionDiff(t *testing.T) {
 		if (d == "") != tc.same {
 			t.Errorf("stored %q, declared %q: diff %q, want same=%v", tc.stored, tc.declared, d, tc.same)
 		}
+	}
+}
+
+// TestAdoptPreflightNamesOwnership: objects built by hand by another role
+// keep their owner; the privileges preflight names the ownership adoption
+// needs (the schema to rename, each object to mark) before anything is
+// sent.
+func TestAdoptPreflightNamesOwnership(t *testing.T) {
+	c := newSimCatalog(t)
+	handBuild(t, c, "v1", nil)
+	des := fxDesired("v1", 1, adopting(fxV1(), "v1"))
+	p, err := Diff(c.obs, des, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := &model.Access{Role: "mzsync", RoleID: "u9", MemberOf: []string{"u9"}, Database: []string{"CREATE", "USAGE"},
+		Schemas: map[string]model.Grantable{}, Objects: map[string]model.Grantable{}}
+	for _, s := range c.obs.Schemas {
+		acc.Schemas[s.ID] = model.Grantable{OwnerID: "u8"}
+		for _, o := range s.Objects {
+			acc.Objects[o.ID] = model.Grantable{OwnerID: "u8"}
+		}
+	}
+	o := *c.obs
+	o.Access = acc
+	err = Preflight(&o, des, p)
+	var pe *PrivilegeError
+	if !errors.As(err, &pe) {
+		t.Fatalf("preflight: %v, want a PrivilegeError", err)
+	}
+	for _, want := range []string{`ownership of SCHEMA "v1" (for adopting it as app/v1)`, `ownership of TABLE "v1"."t"`,
+		`ownership of MATERIALIZED VIEW "v1"."matview"`, `ownership of INDEX "v1"."matview_total_idx"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("preflight does not name %s:\n%v", want, err)
+		}
+	}
+}
+
+// TestAdoptGrants: the declared grants are given to an adopted version
+// once: all of them when the catalog's privileges were not read, only the
+// missing ones (by grant drift) when they were.
+func TestAdoptGrants(t *testing.T) {
+	grants := func(p *Plan) []string {
+		var out []string
+		for _, c := range p.Changes {
+			if c.Kind == KindGrant && c.Op.Executable() {
+				out = append(out, c.SQL...)
+			}
+		}
+		return out
+	}
+	c := newSimCatalog(t)
+	handBuild(t, c, "app", nil)
+	des := fxDesired("v1", 1, adopting(fxV1(), "app"))
+	des.Schemas[0].Grants = []model.Grant{{Role: "reader", Privileges: []string{"SELECT", "USAGE"}}}
+	p, err := Diff(c.obs, des, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := grants(p); len(got) != 3 {
+		t.Fatalf("without privileges read: grants %q, want USAGE on app and SELECT on t and matview", got)
+	}
+
+	o := *c.obs
+	o.Access = &model.Access{Role: "mzsync", RoleID: "u9", MemberOf: []string{"u9"}, RoleNames: map[string]string{"u7": "reader", "u9": "mzsync"},
+		Schemas: map[string]model.Grantable{}, Objects: map[string]model.Grantable{}}
+	for _, s := range o.Schemas {
+		o.Access.Schemas[s.ID] = model.Grantable{OwnerID: "u9", Privileges: map[string][]string{"u7": {"USAGE"}}}
+		for _, ob := range s.Objects {
+			o.Access.Objects[ob.ID] = model.Grantable{OwnerID: "u9"}
+		}
+	}
+	o.Access.Objects[c.object("app", "t").ID] = model.Grantable{OwnerID: "u9", Privileges: map[string][]string{"u7": {"SELECT"}}}
+	p, err = Diff(&o, des, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := grants(p); len(got) != 1 || !strings.Contains(got[0], `"app"."matview"`) || !strings.Contains(got[0], "SELECT") {
+		t.Fatalf("with privileges read: grants %q, want only the missing SELECT on app.matview", got)
 	}
 }

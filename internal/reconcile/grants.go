@@ -34,9 +34,15 @@ func (g GrantDrift) String() string {
 	return fmt.Sprintf("role %s holds %s on %s %s, which schema %s does not declare (%s)", g.Role, g.Privilege, g.ObjectType, g.Object, g.Schema, g.Version)
 }
 
-// grant is the statement that gives a missing privilege.
+// grant is the statement that gives a missing privilege. Relations of
+// every kind are granted ON TABLE, as Materialize requires ("For object
+// type VIEW, you must specify 'TABLE'").
 func (g GrantDrift) grant() string {
-	return fmt.Sprintf("GRANT %s ON %s %s TO %s", g.Privilege, g.ObjectType, g.quoted(), model.QuoteIdent(g.Role))
+	typ := "TABLE"
+	if g.ObjectType == "SCHEMA" {
+		typ = "SCHEMA"
+	}
+	return fmt.Sprintf("GRANT %s ON %s %s TO %s", g.Privilege, typ, g.quoted(), model.QuoteIdent(g.Role))
 }
 
 func (g GrantDrift) quoted() string {

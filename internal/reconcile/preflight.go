@@ -146,6 +146,7 @@ func Preflight(o *model.Observed, des *model.Desired, plan *Plan) error {
 		}
 		return id.BuildSchema()
 	}
+	renamedFrom := map[string]string{} // adoption: new schema name -> hand-built name
 	for _, c := range plan.Changes {
 		if !c.Op.Executable() || c.Op == OpWait {
 			continue
@@ -230,6 +231,22 @@ func Preflight(o *model.Observed, des *model.Desired, plan *Plan) error {
 			}
 		case OpRename:
 			schemaOwned(versionLoc(c.Version), "the cutover to "+c.Version.String())
+		case OpAdopt:
+			// Renaming a schema and commenting objects need ownership; an
+			// adopted object keeps its owner, so a hand-built schema owned
+			// by another role is named here, before anything is sent.
+			why := "adopting it as " + c.Version.String()
+			switch {
+			case c.Kind == KindSchema && len(c.SQL) > 0 && strings.HasPrefix(c.SQL[0], "ALTER SCHEMA"):
+				schemaOwned(c.Target, why)
+				renamedFrom[c.Version.BuildSchema()] = c.Target // adopt.go renames into the build name
+			case c.Kind == KindSchema:
+				schemaOwned(cmp.Or(renamedFrom[c.Target], c.Target), why)
+			default:
+				for _, r := range c.Objects {
+					objectOwned(model.Ref{Schema: cmp.Or(renamedFrom[r.Schema], r.Schema), Name: r.Name}, why)
+				}
+			}
 		case OpDrop:
 			schemaOwned(c.Target, "dropping it")
 			if s := ix.schemas[c.Target]; s != nil {
