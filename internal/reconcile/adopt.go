@@ -30,8 +30,11 @@ import (
 // The steps, each safe to interrupt: a schema that is not the alias is
 // first renamed to the version's schema name in a DDL transaction (fenced
 // by the lease like every transaction); then each object's marker is
-// written; then the grants; then, last, the schema's marker, state=built,
-// with the live record when the schema is the alias. Until that last step
+// written; then, last, the schema's marker, state=built, with the live
+// record when the schema is the alias. The declared grants are given as
+// for any built version: what is missing of them, by the grant drift that
+// follows (or, when the catalog's privileges were not read, all of them
+// before the schema's marker). Until that last step
 // the schema carries no marker, so an interrupted adoption is found again
 // by the next pass (under its new name, with some objects already marked
 // with the declared digests) and finished; nothing is dropped or created.
@@ -203,8 +206,13 @@ func adoptSteps(s *model.Schema, c *adoptCandidate, m model.SchemaMarker, ix *in
 			SQL:    []string{sqlCommentObject(o.Kind, ref, o.Digest)},
 			Reason: fmt.Sprintf("adopt: matches %s's %s %s", v.ID, strings.ReplaceAll(string(o.Kind), "-", " "), o.Name)})
 	}
-	if g, ok := grantChange(s, v, c.target); ok {
-		out = append(out, g)
+	// With the catalog's privileges read, the grant drift of the adopted
+	// (then built) version grants exactly what is missing; without them,
+	// every declared grant is given, as for a build.
+	if ix.obs.Access == nil {
+		if g, ok := grantChange(s, v, c.target); ok {
+			out = append(out, g)
+		}
 	}
 	reason := fmt.Sprintf("record that schema %s holds %s, built (adopted: its objects were not rebuilt)", c.target, v.ID)
 	if c.alias {

@@ -373,3 +373,47 @@ func TestAdoptPreflightNamesOwnership(t *testing.T) {
 		}
 	}
 }
+
+// TestAdoptGrants: the declared grants are given to an adopted version
+// once: all of them when the catalog's privileges were not read, only the
+// missing ones (by grant drift) when they were.
+func TestAdoptGrants(t *testing.T) {
+	grants := func(p *Plan) []string {
+		var out []string
+		for _, c := range p.Changes {
+			if c.Kind == KindGrant && c.Op.Executable() {
+				out = append(out, c.SQL...)
+			}
+		}
+		return out
+	}
+	c := newSimCatalog(t)
+	handBuild(t, c, "app", nil)
+	des := fxDesired("v1", 1, adopting(fxV1(), "app"))
+	des.Schemas[0].Grants = []model.Grant{{Role: "reader", Privileges: []string{"SELECT", "USAGE"}}}
+	p, err := Diff(c.obs, des, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := grants(p); len(got) != 3 {
+		t.Fatalf("without privileges read: grants %q, want USAGE on app and SELECT on t and matview", got)
+	}
+
+	o := *c.obs
+	o.Access = &model.Access{Role: "mzsync", RoleID: "u9", MemberOf: []string{"u9"}, RoleNames: map[string]string{"u7": "reader", "u9": "mzsync"},
+		Schemas: map[string]model.Grantable{}, Objects: map[string]model.Grantable{}}
+	for _, s := range o.Schemas {
+		o.Access.Schemas[s.ID] = model.Grantable{OwnerID: "u9", Privileges: map[string][]string{"u7": {"USAGE"}}}
+		for _, ob := range s.Objects {
+			o.Access.Objects[ob.ID] = model.Grantable{OwnerID: "u9"}
+		}
+	}
+	o.Access.Objects[c.object("app", "t").ID] = model.Grantable{OwnerID: "u9", Privileges: map[string][]string{"u7": {"SELECT"}}}
+	p, err = Diff(&o, des, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := grants(p); len(got) != 1 || !strings.Contains(got[0], `"app"."matview"`) || !strings.Contains(got[0], "SELECT") {
+		t.Fatalf("with privileges read: grants %q, want only the missing SELECT on app.matview", got)
+	}
+}
