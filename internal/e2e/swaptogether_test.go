@@ -101,7 +101,7 @@ func TestSwapGroup(t *testing.T) {
 	addColumnB(w)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := w.env.Server.Hold(ctx, mzemu.HoldHydration, "other_v2.*"); err != nil {
+	if err := w.env.Server.Hold(ctx, mzemu.HoldHydration, "*other_v2.*"); err != nil { // also while in its private build schema
 		t.Fatal(err)
 	}
 	var once sync.Once
