@@ -40,7 +40,7 @@ func TestJSONSchemaCoversEveryField(t *testing.T) {
 	}
 	want := map[string][]string{
 		"SourceSpec":  {"cluster", "postgres", "schema", "upstream"},
-		"SchemaSpec":  {"active", "cluster", "grants", "prune", "readiness", "retain"},
+		"SchemaSpec":  {"active", "cluster", "grants", "prune", "readiness", "retain", "swapGroup"},
 		"Grant":       {"privileges", "role"},
 		"VersionSpec": {"adoptFrom", "indexes", "schema", "tables", "views"},
 		"Table":       {"excludeColumns", "name", "reference", "source", "textColumns"},

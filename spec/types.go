@@ -55,6 +55,7 @@ type SchemaSpec struct {
 	Cluster   string     `json:"cluster,omitempty" doc:"Default cluster for materialized views and indexes." default:"quickstart"`
 	Readiness *Readiness `json:"readiness,omitempty" doc:"When a built version counts as ready for cutover."`
 	Grants    []Grant    `json:"grants,omitempty" doc:"Privileges for consumer roles, given on every version when it is built, before its cutover, so consumers never lose access at the swap."`
+	SwapGroup string     `json:"swapGroup,omitempty" doc:"Schemas with the same swapGroup are cut over together, in one DDL transaction, once every one of them that changes version is ready: consumers see them change at the same instant, and none changes if one cannot. Without it each schema is cut over on its own as soon as it is ready."`
 }
 
 // Grant gives a role privileges on every version of a schema.

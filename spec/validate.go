@@ -208,6 +208,11 @@ func checkSource(l *errList, s *SourceSpec) {
 }
 
 func checkSchema(l *errList, s *SchemaSpec) {
+	if s.SwapGroup != "" {
+		if err := checkRefName(s.SwapGroup); err != nil {
+			l.add("spec.swapGroup", "%v", err)
+		}
+	}
 	seenRole := map[string]bool{}
 	for i, g := range s.Grants {
 		p := fmt.Sprintf("spec.grants[%d]", i)

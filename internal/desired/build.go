@@ -71,7 +71,7 @@ func buildSource(name string, s *spec.SourceSpec) model.Source {
 }
 
 func buildSchema(name string, s *spec.SchemaSpec) *model.Schema {
-	out := &model.Schema{Name: name, Active: s.Active, Retain: spec.DefaultRetain, Cluster: s.Cluster}
+	out := &model.Schema{Name: name, Active: s.Active, Retain: spec.DefaultRetain, Cluster: s.Cluster, SwapGroup: s.SwapGroup}
 	if s.Retain != nil {
 		out.Retain = *s.Retain
 	}

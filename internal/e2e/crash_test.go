@@ -154,7 +154,7 @@ func adoptingTarget(t *testing.T, name string) *model.Desired {
 // of alias schema name (not the lease's, not SET), as mzemu's fault
 // counter sees them: one statement at a time, also inside BEGIN ... COMMIT.
 func ddlOn(name string) *regexp.Regexp {
-	return regexp.MustCompile(`(?is)^\s*(CREATE|COMMENT|ALTER|DROP)\b.*"` + regexp.QuoteMeta(name) + `(_v[0-9]+)?"`)
+	return regexp.MustCompile(`(?is)^\s*(CREATE|COMMENT|ALTER|DROP)\b.*"(` + regexp.QuoteMeta(model.BuildPrefix) + `[0-9a-z]+_)?` + regexp.QuoteMeta(name) + `(_v[0-9]+)?"`)
 }
 
 func countDDL(re *regexp.Regexp, sent []string) int {

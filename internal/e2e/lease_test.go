@@ -400,7 +400,7 @@ func TestLeaseLossCancelsApply(t *testing.T) {
 			t.Parallel()
 			// Hydration is held: the apply waits.
 			w := newWorld(t)
-			w.env.Hold(mzemu.HoldHydration, "app_v1.*")
+			w.env.Hold(mzemu.HoldHydration, "*app_v1.*") // also while in its private build schema
 			a := w.applier()
 			des := load(t, repoPath("examples", "manifests-v1"))
 			var once sync.Once

@@ -65,7 +65,7 @@ func TestSeedScenario(t *testing.T) {
 	// v2's materialized view stays unhydrated until the reader has read
 	// v1 many times while v2 is built and waited for; then it hydrates, the
 	// apply cuts over, and the reader must see v2 before it stops.
-	w.env.Hold(mzemu.HoldHydration, "app_v2.*")
+	w.env.Hold(mzemu.HoldHydration, "*app_v2.*") // built in a private schema, then published
 	applied := make(chan error, 1)
 	go func() {
 		actx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -90,7 +90,7 @@ func TestSeedScenario(t *testing.T) {
  WHERE s.name = 'app_v2' AND v.name = 'matview')`).Scan(&built)
 		return err == nil && built && count(30) >= 10
 	})
-	if n := w.env.Release(mzemu.HoldHydration, "app_v2.*"); n == 0 {
+	if n := w.env.Release(mzemu.HoldHydration, "*app_v2.*"); n == 0 {
 		t.Fatal("nothing of app_v2 was held")
 	}
 	if err := <-applied; err != nil {

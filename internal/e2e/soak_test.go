@@ -146,13 +146,13 @@ func TestSoak(t *testing.T) {
 		case 1:
 			k := kinds[rng.IntN(len(kinds))]
 			fault = "failed " + k
-			mustFault(t, faults.Add(mzemu.Fault{Pattern: `(?is)^\s*` + k + `\b.*"(app|other)`, Nth: 1 + rng.IntN(2), Action: mzemu.FaultFail}))
+			mustFault(t, faults.Add(mzemu.Fault{Pattern: `(?is)^\s*` + k + `\b.*"(mzsync_build_[0-9a-z]+_)?(app|other)`, Nth: 1 + rng.IntN(2), Action: mzemu.FaultFail}))
 		case 2:
 			fault = "connection dropped"
-			mustFault(t, faults.Add(mzemu.Fault{Pattern: `(?is)^\s*(CREATE|COMMENT|ALTER|DROP)\b.*"(app|other)`, Nth: 1 + rng.IntN(6), Scope: mzemu.ScopeSession, Action: mzemu.FaultDrop}))
+			mustFault(t, faults.Add(mzemu.Fault{Pattern: `(?is)^\s*(CREATE|COMMENT|ALTER|DROP)\b.*"(mzsync_build_[0-9a-z]+_)?(app|other)`, Nth: 1 + rng.IntN(6), Scope: mzemu.ScopeSession, Action: mzemu.FaultDrop}))
 		case 3:
 			fault = "reply lost"
-			mustFault(t, faults.Add(mzemu.Fault{Pattern: `(?is)^\s*(CREATE|COMMENT|ALTER|DROP)\b.*"(app|other)`, Nth: 1 + rng.IntN(6), Scope: mzemu.ScopeSession, Action: mzemu.FaultLoseReply}))
+			mustFault(t, faults.Add(mzemu.Fault{Pattern: `(?is)^\s*(CREATE|COMMENT|ALTER|DROP)\b.*"(mzsync_build_[0-9a-z]+_)?(app|other)`, Nth: 1 + rng.IntN(6), Scope: mzemu.ScopeSession, Action: mzemu.FaultLoseReply}))
 		case 4:
 			fault = "40001s"
 			faults.SetDDLConflictRate(0.5)
@@ -219,9 +219,10 @@ func checkSoakInvariants(t *testing.T, w *world, des *model.Desired, pass int) {
 	o := w.observeOnce(t)
 	claimed := map[model.VersionID]string{}
 	for _, s := range o.Schemas {
-		if s.Marker == nil || model.IsTrash(s.Name) {
-			// A retired schema an interrupted drop left in the trash is
-			// out of the namespace; the next pass drops it.
+		if s.Marker == nil || model.IsTrash(s.Name) || model.IsPrivateBuild(s.Name) {
+			// A retired schema an interrupted drop left in the trash, and
+			// a private build an interrupted pass left, are out of the
+			// namespace; the next pass drops them.
 			continue
 		}
 		if prev, dup := claimed[s.Marker.ID()]; dup {

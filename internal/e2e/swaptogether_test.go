@@ -2,10 +2,13 @@ package e2e_test
 
 import (
 	"context"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/mzsync/mzsync/internal/model"
 	"github.com/mzsync/mzsync/internal/mzemu"
 	"github.com/mzsync/mzsync/internal/reconcile"
 )
@@ -22,7 +25,7 @@ func TestSwapTogetherPassWithoutWait(t *testing.T) {
 	v2 := twoSchemas(manifestsV2(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := w.env.Server.Hold(ctx, mzemu.HoldHydration, "other_v2.*"); err != nil {
+	if err := w.env.Server.Hold(ctx, mzemu.HoldHydration, "*other_v2.*"); err != nil { // also while in its private build schema
 		t.Fatal(err)
 	}
 	pass := func() *reconcile.ApplyResult {
@@ -69,5 +72,68 @@ func TestSwapTogetherPassWithoutWait(t *testing.T) {
 	}
 	if together != 1 || aliasVersion(t, w, "app") != "v2" || aliasVersion(t, w, "other") != "v2" {
 		t.Fatalf("want both schemas swapped to v2 in one transaction; got %d such transactions", together)
+	}
+}
+
+// TestSwapGroup: schemas declaring the same swapGroup are cut over in one
+// DDL transaction once both are ready; a schema outside the group is cut
+// over on its own as soon as it is ready, without waiting for them.
+func TestSwapGroup(t *testing.T) {
+	w := newWorld(t)
+	a := w.applier()
+	three := func(d *model.Desired) *model.Desired {
+		d = twoSchemas(d)
+		third := d.Schemas[1]
+		third.Name = "solo"
+		third.Versions = slices.Clone(third.Versions)
+		for i := range third.Versions {
+			third.Versions[i].ID.Schema = "solo"
+		}
+		d.Schemas = append(d.Schemas, third)
+		for i := range d.Schemas {
+			if d.Schemas[i].Name != "solo" {
+				d.Schemas[i].SwapGroup = "g"
+			}
+		}
+		return d
+	}
+	mustApply(t, a, three(manifestsV1(t)))
+	addColumnB(w)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := w.env.Server.Hold(ctx, mzemu.HoldHydration, "*other_v2.*"); err != nil { // also while in its private build schema
+		t.Fatal(err)
+	}
+	var once sync.Once
+	appReady := make(chan struct{})
+	progress := func(p reconcile.WaitProgress) {
+		if p.Version.Schema == "app" && p.Readiness.Ready {
+			once.Do(func() { close(appReady) })
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.apply(ctx, three(manifestsV2(t)), reconcile.ApplyOptions{Wait: true, Timeout: time.Minute, Progress: progress})
+		done <- err
+	}()
+	<-appReady
+	waitFor(t, "solo, outside the group, to be cut over alone", func() bool { return aliasVersion(t, w, "solo") == "v2" })
+	if got := aliasVersion(t, w, "app"); got != "v1" {
+		t.Fatalf("app cut over to %s before other, of its swap group, was ready", got)
+	}
+	if _, err := w.env.Server.Release(ctx, mzemu.HoldHydration, "*"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	together := 0
+	for _, s := range a.rec.sent() {
+		if strings.Count(s, "SWAP WITH") == 2 && strings.HasPrefix(s, "BEGIN; ") && strings.Contains(s, `"app"`) && strings.Contains(s, `"other"`) {
+			together++
+		}
+	}
+	if together != 1 || aliasVersion(t, w, "app") != "v2" || aliasVersion(t, w, "other") != "v2" {
+		t.Fatalf("want app and other swapped to v2 in one transaction; got %d such transactions", together)
 	}
 }

@@ -144,6 +144,9 @@ type Schema struct {
 	Readiness Readiness
 	// Grants are given on every version when it is built, sorted by role.
 	Grants []Grant
+	// SwapGroup, when set, cuts this schema over in one DDL transaction
+	// with the other schemas of the same group (spec.swapGroup).
+	SwapGroup string `json:",omitempty"`
 	// Versions are sorted by CompareVersions, oldest first.
 	Versions []Version
 }

@@ -124,7 +124,8 @@ DECLARE
 BEGIN
   IF n IS NULL THEN RETURN NULL; END IF;
   IF nm LIKE 'materialize.%' THEN nm := substr(nm, length('materialize.') + 1); END IF;
-  SELECT s.id INTO r FROM mzemu_meta.schemas s JOIN pg_catalog.pg_namespace ns ON ns.oid = s.oid WHERE ns.nspname = nm;
+  SELECT s.id INTO r FROM mzemu_meta.schemas s JOIN pg_catalog.pg_namespace ns ON ns.oid = s.oid
+   WHERE mzemu_meta.mz_name(ns.nspname) = nm;
   IF r IS NULL THEN
     RAISE EXCEPTION 'unknown schema ''%''', n USING ERRCODE = 'XX000';
   END IF;
@@ -148,6 +149,15 @@ BEGIN
   IF nm LIKE 'materialize.%.%' THEN nm := substr(nm, length('materialize.') + 1); END IF;
   o := pg_catalog.to_regclass(nm);
   SELECT id INTO r FROM mzemu_meta.objects WHERE oid = o AND kind = ANY (kinds);
+  IF r IS NULL THEN
+    -- A name over 63 bytes has a backing name of its own: match the
+    -- unquoted schema.item by Materialize's names.
+    SELECT ob.id INTO r FROM mzemu_meta.objects ob
+      JOIN pg_catalog.pg_class c ON c.oid = ob.oid JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+     WHERE ob.kind = ANY (kinds) AND mzemu_meta.mz_name(c.relname) = substring(nm FROM '[^.]*$')
+       AND (strpos(nm, '.') = 0 OR mzemu_meta.mz_name(ns.nspname) = substring(nm FROM '^(.*)[.][^.]*$'))
+     LIMIT 1;
+  END IF;
   IF r IS NULL THEN
     RAISE EXCEPTION 'unknown catalog item ''%''', n USING ERRCODE = 'XX000';
   END IF;

@@ -74,7 +74,7 @@ func diffDeclared(ix *index, s *model.Schema, opts Options) []Change {
 		return append(out, diffSchema(ix, s, opts)...)
 	}
 	out = append(out, ap.changes...)
-	return append(out, diffSchema(newIndex(ap.virtual), s, opts)...)
+	return append(out, diffSchema(newIndex(ap.virtual, opts.token), s, opts)...)
 }
 
 func planAdoptions(ix *index, s *model.Schema, opts Options) adoptPlan {
@@ -83,8 +83,18 @@ func planAdoptions(ix *index, s *model.Schema, opts Options) adoptPlan {
 	var cands []*adoptCandidate
 	for i := range s.Versions {
 		v := &s.Versions[i]
-		if v.AdoptFrom == "" || lc.canon[v.ID.Version] != nil {
-			continue // nothing to adopt, or the version is owned already
+		if v.AdoptFrom == "" {
+			continue
+		}
+		if loc := lc.canon[v.ID.Version]; loc != nil {
+			// Owned already: adopted earlier, or built by mzsync. A
+			// hand-built schema still named by adoptFrom is left alone.
+			if a := ix.schemas[v.AdoptFrom]; a != nil && a.Marker == nil && loc.Name != a.Name {
+				ap.notes = append(ap.notes, Change{Op: OpIgnored, Kind: KindVersion, Target: v.ID.String(), Version: v.ID,
+					Reason: fmt.Sprintf("adoptFrom: %s is already held by mzsync's schema %s, so schema %s is not adopted; to take it over, declare it as another version with adoptFrom: %s",
+						v.ID, loc.Name, a.Name, a.Name)})
+			}
+			continue
 		}
 		build := v.ID.BuildSchema()
 		var from *model.ObservedSchema
@@ -153,7 +163,7 @@ func planAdoptions(ix *index, s *model.Schema, opts Options) adoptPlan {
 	ap.virtual = adoptedState(ix.obs, cands, markers)
 
 	// A version adopted only to be dropped at once is refused.
-	vlc := newLifecycle(newIndex(ap.virtual), s.Name, s.Active)
+	vlc := newLifecycle(newIndex(ap.virtual, opts.token), s.Name, s.Active)
 	keep := vlc.keep(s)
 	for _, c := range cands {
 		if !keep[c.v.ID.Version] {

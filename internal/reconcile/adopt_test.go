@@ -417,3 +417,32 @@ func TestAdoptGrants(t *testing.T) {
 		t.Fatalf("with privileges read: grants %q, want only the missing SELECT on app.matview", got)
 	}
 }
+
+// TestAdoptFromOfABuiltVersionIsANote: a version mzsync built already is
+// not adopted again; the hand-built schema adoptFrom names is left alone,
+// and the plan says how to take it over.
+func TestAdoptFromOfABuiltVersionIsANote(t *testing.T) {
+	c := newSimCatalog(t)
+	handBuild(t, c, "app", nil)
+	c.deploy(fxDesired("v1", 1, fxV1()), Options{}) // builds app_v1 beside it; the cutover is refused
+	if m := c.schema("app_v1").Marker; m == nil || !m.Built() {
+		t.Fatalf("app_v1 not built: %+v", m)
+	}
+	before := objectIDs(c)
+	p, err := Diff(c.obs, fxDesired("v1", 1, adopting(fxV1(), "app")), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := find(t, p, OpIgnored, "app/v1"); !strings.Contains(f.Reason, "already held by mzsync's schema app_v1") {
+		t.Errorf("note: %q", f.Reason)
+	}
+	for _, ch := range p.Changes {
+		if ch.Op == OpAdopt {
+			t.Fatalf("adopts although v1 is built: %+v", ch)
+		}
+	}
+	c.apply(p)
+	if after := objectIDs(c); len(after) != len(before) || c.schema("app").Marker != nil {
+		t.Fatalf("the hand-built app was touched")
+	}
+}

@@ -62,7 +62,8 @@ type ApplyOptions struct {
 	// Progress, when set, is called on every readiness poll.
 	Progress func(WaitProgress)
 	// SwapTogether cuts over every schema of the pass in one DDL
-	// transaction, once all of them are ready (--swap-together): they
+	// transaction, once all of them are ready (--swap-together), as if
+	// they were all in one spec.swapGroup: they
 	// change at the same instant, and none changes if one cannot.
 	SwapTogether bool
 	// Sleep waits between retries and polls; tests may shorten it.
@@ -222,6 +223,10 @@ type schemaRun struct {
 	next    int // index of the next change to run
 	res     *SchemaResult
 	waitFor *model.VersionID
+	// group names the schemas this one is cut over with in one DDL
+	// transaction (spec.swapGroup, or every schema with --swap-together);
+	// "" when it is cut over on its own.
+	group   string
 	timeout time.Duration
 	last    *VersionReadiness // the last readiness seen while waiting
 }
@@ -255,7 +260,12 @@ func applyPass(ctx context.Context, db DB, obs Observer, des *model.Desired, opt
 	if err != nil {
 		return fmt.Errorf("observe: %w", err)
 	}
-	plan, err := Diff(o, des, opts.Diff)
+	dopts := opts.Diff
+	if f, ok := db.(*fencedDB); ok {
+		// Under the lease: build in this holding's private schemas.
+		dopts.token = f.l.token
+	}
+	plan, err := Diff(o, des, dopts)
 	if err != nil {
 		return err
 	}
@@ -272,6 +282,9 @@ func applyPass(ctx context.Context, db DB, obs Observer, des *model.Desired, opt
 		return err
 	}
 	runs, sources := splitBySchema(plan, res)
+	for _, r := range runs {
+		r.group = swapGroup(des, r.name, opts.SwapTogether)
+	}
 	for _, c := range sources {
 		if !c.Op.Executable() {
 			continue
@@ -362,7 +375,7 @@ func splitBySchema(plan *Plan, res *ApplyResult) (runs []*schemaRun, sources []C
 func runUntilWait(ctx context.Context, db DB, r *schemaRun, res *ApplyResult, opts *ApplyOptions) error {
 	for r.next < len(r.changes) {
 		c := r.changes[r.next]
-		if opts.SwapTogether && r.waitFor == nil && (c.Op == OpSwap || c.Op == OpRename) {
+		if r.group != "" && r.waitFor == nil && (c.Op == OpSwap || c.Op == OpRename) {
 			// A ready version needs no wait of its own, but a cutover
 			// swapped together waits for the others.
 			v := c.Version
@@ -405,24 +418,23 @@ func waitAndCutOver(ctx context.Context, db DB, obs Observer, des *model.Desired
 			res.Schemas = append(res.Schemas, *r.res)
 		}
 	}()
-	if opts.SwapTogether {
-		// None changes if one cannot: a schema whose cutover failed to
-		// build or was refused holds back every other.
-		var cannot []string
-		for _, r := range runs {
-			for _, c := range r.changes {
-				if (r.res.Err != nil && (c.Op == OpSwap || c.Op == OpRename)) || (c.Op == OpBlocked && c.Kind == KindVersion) {
-					cannot = append(cannot, r.name)
-					break
-				}
+	// None of a swap group changes if one cannot: a schema whose cutover
+	// failed to build or was refused holds back the others of its group.
+	cannot := map[string][]string{}
+	for _, r := range runs {
+		if r.group == "" {
+			continue
+		}
+		for _, c := range r.changes {
+			if (r.res.Err != nil && (c.Op == OpSwap || c.Op == OpRename)) || (c.Op == OpBlocked && c.Kind == KindVersion) {
+				cannot[r.group] = append(cannot[r.group], r.name)
+				break
 			}
 		}
-		if len(cannot) > 0 {
-			for _, r := range runs {
-				if r.waitFor != nil && r.res.Err == nil {
-					r.fail(fmt.Errorf("swap together: held back because schema %s cannot cut over", strings.Join(cannot, ", ")))
-				}
-			}
+	}
+	for _, r := range runs {
+		if names := cannot[r.group]; len(names) > 0 && r.waitFor != nil && r.res.Err == nil {
+			r.fail(fmt.Errorf("swap together: held back because schema %s cannot cut over", strings.Join(names, ", ")))
 		}
 	}
 	var waiting []*schemaRun
@@ -491,10 +503,9 @@ func waitAndCutOver(ctx context.Context, db DB, obs Observer, des *model.Desired
 	if err != nil {
 		return expired(fmt.Errorf("observe readiness: %w", err))
 	}
-	together := opts.SwapTogether && len(waiting) > 1
 	for {
-		var still []*schemaRun
-		var ready []*schemaRun
+		ready := map[*schemaRun]bool{}
+		groupFailed := map[string]string{}
 		for _, r := range waiting {
 			schema, version := findVersion(des, *r.waitFor)
 			rd := Readiness(o, version, schema)
@@ -503,47 +514,52 @@ func waitAndCutOver(ctx context.Context, db DB, obs Observer, des *model.Desired
 			}
 			r.last = &rd
 			if rd.Ready {
-				ready = append(ready, r)
+				ready[r] = true
 				continue
 			}
 			if len(rd.Broken) > 0 {
 				r.fail(fmt.Errorf("%w: cutover to %s blocked: %s; declare a new version that matches upstream", ErrVersionBroken, r.waitFor, strings.Join(rd.Broken, "; ")))
-				if together {
-					for _, w := range waiting {
-						if w != r && w.res.Err == nil {
-							w.fail(fmt.Errorf("swap together: %s is broken", r.waitFor))
-						}
-					}
-					return nil
+				if r.group != "" {
+					groupFailed[r.group] = fmt.Sprintf("%s is broken", r.waitFor)
 				}
 				continue
 			}
 			if d, ok := opts.waitDeadlines[*r.waitFor]; opts.Wait && ok && !time.Now().Before(d) {
 				r.timedOut()
-				if together {
+				if r.group != "" {
 					// One member can no longer be cut over: none is.
-					for _, w := range waiting {
-						if w != r && w.res.Err == nil {
-							w.fail(fmt.Errorf("swap together: %s timed out", r.waitFor))
-						}
-					}
-					return nil
+					groupFailed[r.group] = fmt.Sprintf("%s timed out", r.waitFor)
 				}
-				continue
 			}
-			still = append(still, r)
 		}
-		if together {
-			if len(still) == 0 {
-				if err := cutOverTogether(ctx, db, ready, res, opts); err != nil {
+		// Each schema on its own is cut over once ready; a swap group once
+		// every waiting member is ready, in one transaction.
+		var still []*schemaRun
+		done := map[string]bool{}
+		for _, r := range waiting {
+			switch {
+			case r.res.Err != nil:
+			case r.group != "" && groupFailed[r.group] != "":
+				r.fail(fmt.Errorf("swap together: %s", groupFailed[r.group]))
+			case r.group == "" && ready[r]:
+				if err := runRest(ctx, db, r, res, opts); err != nil {
 					return err
 				}
-				return nil
-			}
-			still = waiting
-		} else {
-			for _, r := range ready {
-				if err := runRest(ctx, db, r, res, opts); err != nil {
+			case r.group == "":
+				still = append(still, r)
+			case !done[r.group]:
+				done[r.group] = true
+				var members []*schemaRun
+				all := true
+				for _, m := range waiting {
+					if m.group == r.group && m.res.Err == nil {
+						members = append(members, m)
+						all = all && ready[m]
+					}
+				}
+				if !all {
+					still = append(still, members...)
+				} else if err := cutOverTogether(ctx, db, members, res, opts); err != nil {
 					return err
 				}
 			}
@@ -661,6 +677,20 @@ func execChange(ctx context.Context, db DB, c Change) error {
 		}
 	}
 	return nil
+}
+
+// swapGroup is the group schema name is cut over with: every schema
+// with --swap-together, its spec.swapGroup otherwise ("" for none).
+func swapGroup(des *model.Desired, name string, all bool) string {
+	if all {
+		return "\x00all"
+	}
+	for i := range des.Schemas {
+		if des.Schemas[i].Name == name {
+			return des.Schemas[i].SwapGroup
+		}
+	}
+	return ""
 }
 
 func findVersion(des *model.Desired, id model.VersionID) (*model.Schema, *model.Version) {

@@ -17,6 +17,12 @@ type Options struct {
 
 	// revision is the desired state's revision, recorded in live records.
 	revision string
+	// token is the apply lease's token when the plan is made under the
+	// lease (Apply sets it from the fenced session): versions are then
+	// built in private schemas (model.PrivateBuildName) and published by a
+	// fenced rename. Without it (plan, status, a session without a lease)
+	// builds are shown under their build schema name.
+	token string
 }
 
 // Diff computes the plan that converges obs to des. It is pure: no
@@ -41,7 +47,7 @@ func Diff(obs *model.Observed, des *model.Desired, opts Options) (*Plan, error) 
 		}
 	}
 	opts.revision = des.Revision
-	ix := newIndex(obs)
+	ix := newIndex(obs, opts.token)
 	p := &Plan{Revision: des.Revision, Fingerprint: obs.Fingerprint}
 	p.Changes = append(p.Changes, diffSources(ix, des)...)
 
@@ -74,12 +80,15 @@ func trashChanges(ix *index, name string) []Change {
 		id := t.Marker.ID()
 		if why := dropBlocker(ix, t, true); why != "" {
 			out = append(out, Change{Op: OpBlocked, Kind: KindSchema, Target: t.Name, Version: id,
-				Reason: fmt.Sprintf("%s was retired to %s by an interrupted drop, but it cannot be dropped: %s", id, t.Name, why)})
+				Reason: fmt.Sprintf("%s, left in %s by an interrupted apply, cannot be dropped: %s", id, t.Name, why)})
 			continue
 		}
+		reason := fmt.Sprintf("finish the interrupted drop of %s: it was already retired to %s", id, t.Name)
+		if model.IsPrivateBuild(t.Name) {
+			reason = fmt.Sprintf("drop %s, a build of %s abandoned by an earlier apply (only it could have published it)", t.Name, id)
+		}
 		out = append(out, Change{Op: OpDrop, Kind: KindSchema, Target: t.Name, Version: id, Destructive: true,
-			SQL:    []string{sqlDropSchema(t.Name)},
-			Reason: fmt.Sprintf("finish the interrupted drop of %s: it was already retired to %s", id, t.Name)})
+			SQL: []string{sqlDropSchema(t.Name)}, Reason: reason})
 	}
 	return out
 }
@@ -95,9 +104,16 @@ type index struct {
 	dependents map[string][]string // referenced ID -> dependent IDs
 	byName     map[*model.ObservedSchema]map[string]*model.ObservedObject
 	marked     map[string][]*model.ObservedSchema // alias schema -> schemas with its version markers
-	// trash lists the retired schemas (model.TrashPrefix) with mzsync's
-	// marker, by name: out of the namespace, never a version's location.
+	// trash lists, by name, the schemas with mzsync's marker that are out
+	// of the namespace and never a version's location: retired ones
+	// (model.TrashPrefix), and private builds (model.BuildPrefix) of a
+	// holding that is not this plan's and not the current lease holder's
+	// (abandoned: only their holder could publish them).
 	trash []*model.ObservedSchema
+	// building lists, by alias schema, the private builds of the current
+	// lease holder, seen by a plan or status made without the lease: work
+	// in progress, left alone.
+	building map[string][]*model.ObservedSchema
 }
 
 type objectAt struct {
@@ -105,7 +121,7 @@ type objectAt struct {
 	object *model.ObservedObject
 }
 
-func newIndex(obs *model.Observed) *index {
+func newIndex(obs *model.Observed, token string) *index {
 	ix := &index{
 		obs:        obs,
 		schemas:    make(map[string]*model.ObservedSchema, len(obs.Schemas)),
@@ -115,14 +131,25 @@ func newIndex(obs *model.Observed) *index {
 		dependents: map[string][]string{},
 		byName:     map[*model.ObservedSchema]map[string]*model.ObservedObject{},
 		marked:     map[string][]*model.ObservedSchema{},
+		building:   map[string][]*model.ObservedSchema{},
+	}
+	holder := ""
+	if obs.Lease != nil {
+		holder = obs.Lease.Token
 	}
 	for i := range obs.Schemas {
 		s := &obs.Schemas[i]
 		ix.schemas[s.Name] = s
+		tok, private := model.PrivateBuildToken(s.Name)
 		switch {
-		case s.Marker != nil && model.IsTrash(s.Name):
+		case s.Marker == nil:
+		case model.IsTrash(s.Name):
 			ix.trash = append(ix.trash, s)
-		case s.Marker != nil:
+		case private && token == "" && tok == holder:
+			ix.building[s.Marker.Schema] = append(ix.building[s.Marker.Schema], s)
+		case private && tok != token:
+			ix.trash = append(ix.trash, s)
+		default:
 			ix.marked[s.Marker.Schema] = append(ix.marked[s.Marker.Schema], s)
 		}
 		for j := range s.Objects {
@@ -270,7 +297,7 @@ func diffSources(ix *index, des *model.Desired) []Change {
 func undeclaredSchema(obs *model.Observed, name string) []Change {
 	var out []Change
 	for _, s := range obs.Schemas {
-		if s.Marker == nil || s.Marker.Schema != name || model.IsTrash(s.Name) {
+		if s.Marker == nil || s.Marker.Schema != name || model.IsTrash(s.Name) || model.IsPrivateBuild(s.Name) {
 			continue
 		}
 		out = append(out, Change{
@@ -560,7 +587,7 @@ func diffSchema(ix *index, s *model.Schema, opts Options) []Change {
 		if !keep[v.ID.Version] {
 			continue
 		}
-		changes, locName, broken := diffVersion(ix, lc, s, v, i, activeIdx)
+		changes, locName, broken := diffVersion(ix, lc, s, v, i, activeIdx, opts.token)
 		building := false
 		for _, c := range changes {
 			if c.Op.Executable() {
@@ -685,10 +712,17 @@ func diffSchema(ix *index, s *model.Schema, opts Options) []Change {
 // never live and went wrong), or the check of a version that has been
 // live. It returns the changes, the schema that holds (or will hold) the
 // version, and whether the version cannot be cut over to.
-func diffVersion(ix *index, lc *lifecycle, s *model.Schema, v *model.Version, i, activeIdx int) (changes []Change, locName string, broken bool) {
+func diffVersion(ix *index, lc *lifecycle, s *model.Schema, v *model.Version, i, activeIdx int, token string) (changes []Change, locName string, broken bool) {
 	ver := v.ID.Version
 	loc := lc.canon[ver]
-	locName = v.ID.BuildSchema()
+	// pub is the name the version is published under once built; a plan
+	// made under the lease builds it in a private schema first.
+	pub := v.ID.BuildSchema()
+	private := pub
+	if token != "" {
+		private = model.PrivateBuildName(token, v.ID)
+	}
+	locName = pub
 	marker := func(state string) model.SchemaMarker {
 		return model.SchemaMarker{Schema: s.Name, Version: ver, Digest: v.Digest, State: state}
 	}
@@ -707,6 +741,7 @@ func diffVersion(ix *index, lc *lifecycle, s *model.Schema, v *model.Version, i,
 		sb := ix.schemas[locName]
 		switch {
 		case sb == nil:
+			locName = private
 			build(buildReason(s, v, i, activeIdx))
 		case sb.Marker != nil:
 			return append(changes, Change{
@@ -761,11 +796,11 @@ func diffVersion(ix *index, lc *lifecycle, s *model.Schema, v *model.Version, i,
 		changes = append(changes, Change{Op: OpDrop, Kind: KindSchema, Target: loc.Name, Version: v.ID,
 			SQL: []string{sqlDropSchema(loc.Name)}, Destructive: true,
 			Reason: fmt.Sprintf("tear down %s to build it again: it was never live and %s", v.ID, why)})
-		locName = v.ID.BuildSchema()
-		if loc.Name != locName && ix.schemas[locName] != nil {
-			return append(changes, Change{Op: OpBlocked, Kind: KindSchema, Target: locName, Version: v.ID,
-				Reason: fmt.Sprintf("cannot rebuild %s: schema %s exists", v.ID, locName)}), locName, true
+		if loc.Name != pub && ix.schemas[pub] != nil {
+			return append(changes, Change{Op: OpBlocked, Kind: KindSchema, Target: pub, Version: v.ID,
+				Reason: fmt.Sprintf("cannot rebuild %s: schema %s exists", v.ID, pub)}), pub, true
 		}
+		locName = private
 		build("rebuild " + v.ID.String() + " from its manifests")
 	}
 	for _, c := range changes {
@@ -780,6 +815,19 @@ func diffVersion(ix *index, lc *lifecycle, s *model.Schema, v *model.Version, i,
 		changes = append(changes, Change{Op: OpComment, Kind: KindSchema, Target: locName, Version: v.ID,
 			SQL:    []string{sqlCommentSchema(locName, marker(model.StateBuilt))},
 			Reason: fmt.Sprintf("record that %s is built (the last step of its build)", v.ID)})
+	}
+	if !broken && locName != pub && model.IsPrivateBuild(locName) {
+		// Built in this holding's private schema: publish it under its
+		// build schema name, in a DDL transaction fenced by the lease.
+		if sb := ix.schemas[pub]; sb != nil && sb != loc {
+			return append(changes, Change{Op: OpBlocked, Kind: KindSchema, Target: pub, Version: v.ID,
+				Reason: fmt.Sprintf("cannot publish the build of %s: schema %s exists", v.ID, pub)}), pub, true
+		}
+		// (An OpCreate, its last step: OpRename and OpSwap are cutovers.)
+		changes = append(changes, Change{Op: OpCreate, Kind: KindSchema, Target: pub, Version: v.ID,
+			SQL: []string{sqlRenameSchema(locName, pub)}, Transaction: true,
+			Reason: fmt.Sprintf("publish %s, built in %s, as %s", v.ID, locName, pub)})
+		locName = pub
 	}
 	return changes, locName, broken
 }

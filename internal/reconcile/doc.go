@@ -61,18 +61,64 @@
 // Fencing. Every catalog change of an apply goes through Lease.Fence:
 //
 //   - a DDL transaction (the cutover's swaps, CREATE TABLE ... FROM SOURCE
-//     groups) gets "ALTER SCHEMA fence_T RENAME TO pending_T" as its first
-//     statement and the rename back as its last. It fails unless fence_T
-//     exists, and by fact 3 any takeover landing before COMMIT aborts it
-//     with 40001: it commits only if T held the lease from its first
-//     statement to its COMMIT.
+//     groups, publishing a build, retiring a schema) gets "ALTER SCHEMA
+//     fence_T RENAME TO pending_T" as its first statement and the rename
+//     back as its last. It fails unless fence_T exists, and by fact 3 any
+//     takeover landing before COMMIT aborts it with 40001: it commits only
+//     if T held the lease from its first statement to its COMMIT.
 //   - a statement Materialize runs only alone (CREATE SCHEMA, CREATE VIEW,
-//     COMMENT, DROP SCHEMA ... CASCADE) is preceded by a read-only check:
-//     the record names T, fence_T exists, and by the server's clock at
-//     least (TTL-RenewDeadline)/2 is left (renewing first if not). It cannot
-//     share a transaction with the fence, so this is check-then-act: safe
-//     unless the process stalls longer than that margin between the check
-//     and the send.
+//     MATERIALIZED VIEW and INDEX, COMMENT, GRANT, DROP) is preceded by a
+//     read-only check: the record names T, fence_T exists, and by the
+//     server's clock at least (TTL-RenewDeadline)/2 is left (renewing
+//     first if not). It cannot share a transaction with the fence, so this
+//     is check-then-act: a holder that stalls longer than that margin
+//     between the check and the send is not stopped by it. What such a
+//     late statement can reach is therefore limited by naming, as follows.
+//
+// Builds. Under the lease, a version is built in a private schema,
+// model.PrivateBuildName(T, id) = "mzsync_build_T_<schema>_<version>":
+// CREATE SCHEMA and its building marker, the tables (a fenced
+// transaction), their markers, views, materialized views, indexes, grants
+// and, last, the built marker all name it. Then one fenced transaction
+// renames it to its build schema name (app_v2): the version is published
+// only while T holds the lease. A stale holder's late CREATE, COMMENT or
+// GRANT lands in its own private schema, or fails because that schema is
+// gone: a private build of any token but the planner's (and, for a plan
+// made without the lease, the current holder's) is abandoned, since only
+// its holder could publish it, and the next holder drops it. A plan made
+// without the lease shows builds under their build schema name, and status
+// shows the current holder's private builds as building.
+//
+// Drops. A drop of a version schema (beyond retention, or a never-live
+// version torn down, or an abandoned private build) is a retirement: one
+// fenced transaction renames it to model.TrashName(T, name) =
+// "mzsync_trash_T_<name>", out of the namespace, then DROP SCHEMA ...
+// CASCADE names the trash. A stale holder's late DROP can only drop its
+// own trash. Between the two the trash is read once more: an object
+// outside it that came to depend on it since the plan (the plan refuses
+// such drops) makes the drop fail, naming it, after a fenced rename back.
+// A trash schema whose DROP did not happen (crash, error) keeps its
+// version marker; no plan treats it as a version; status lists it, and the
+// next holder's plan drops it (again only without outside dependents). An
+// unmarked object left in a version being built by an interrupted pass is
+// retired the same way (ALTER ... RENAME to its trash name in a fenced
+// transaction, then DROP ... RESTRICT).
+//
+// What stays check-then-act: (a) the live record, the COMMENT on the alias
+// schema after a cutover (Materialize cannot COMMENT inside the swap's
+// transaction). A holder that swapped under its lease and stalled before
+// this COMMENT for longer than the margin, while another holder took over
+// and cut over again, would overwrite the alias's marker with its own
+// version's. Readers are not affected (the alias still holds a complete
+// version), but the next plans are misled about which version it holds
+// and a person must resolve what they report; this case has no test.
+// (b) adopting an empty, unmarked build schema (app_v2) left by an mzsync
+// older than private builds: its markers are written in place. (c) the
+// lone DROP of the holder's own trash, and CREATE SCHEMA of its own
+// private build: a late one can leave an empty, unmarked schema
+// mzsync_build_T_..., which nothing uses and mzsync never drops (it has no
+// marker). (d) the markers of an adoption (adopt.go), written in place on
+// the adopted schema after its fenced rename into mzsync's naming.
 //
 // Nothing is sent once the lease is lost or RenewDeadline has passed
 // without a successful renewal. Renewal is serialized with the holder's

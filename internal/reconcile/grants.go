@@ -151,7 +151,7 @@ func GrantDrifts(obs *model.Observed, des *model.Desired) []GrantDrift {
 	if obs == nil || obs.Access == nil || des == nil {
 		return nil
 	}
-	ix := newIndex(obs)
+	ix := newIndex(obs, "")
 	var out []GrantDrift
 	for i := range des.Schemas {
 		s := &des.Schemas[i]

@@ -90,7 +90,7 @@ func Preflight(o *model.Observed, des *model.Desired, plan *Plan) error {
 	if a == nil || a.Superuser || plan.Empty() {
 		return nil
 	}
-	ix := newIndex(o)
+	ix := newIndex(o, "")
 	var missing []MissingPrivilege
 	need := func(priv, typ, obj, why string) {
 		for i := range missing {

@@ -52,7 +52,7 @@ func Readiness(obs *model.Observed, v *model.Version, schema *model.Schema) Vers
 	if obs == nil {
 		obs = &model.Observed{}
 	}
-	return readiness(newIndex(obs), v, schema)
+	return readiness(newIndex(obs, ""), v, schema)
 }
 
 func readiness(ix *index, v *model.Version, schema *model.Schema) VersionReadiness {

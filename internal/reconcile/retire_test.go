@@ -88,3 +88,113 @@ func TestRetirementOf(t *testing.T) {
 		t.Fatalf("trash name of a long name: %q (%d bytes)", n, len(n))
 	}
 }
+
+// Under the lease a version is built in the holder's private schema and
+// published by a rename; the catalog ends as a build in place would leave
+// it. A private build of another holding is abandoned and dropped; one of
+// the current lease holder, seen without the lease, is work in progress:
+// plan leaves it alone and status shows it building.
+func TestPrivateBuild(t *testing.T) {
+	shape := func(c *simCatalog) []string {
+		var out []string
+		for _, s := range c.obs.Schemas {
+			m := ""
+			if s.Marker != nil {
+				m = s.Marker.String()
+			}
+			out = append(out, s.Name+" "+m)
+			for _, o := range s.Objects {
+				out = append(out, "  "+o.Name+" "+o.Comment)
+			}
+		}
+		return out
+	}
+	des := fxDesired("v1", 0, fxV1())
+	inPlace := newSimCatalog(t).deploy(des, Options{})
+	private := newSimCatalog(t)
+	p, err := Diff(private.obs, des, Options{token: "aaaa"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv := model.PrivateBuildName("aaaa", model.VersionID{Schema: "app", Version: "v1"})
+	publish := -1
+	for i, ch := range p.Changes {
+		for _, o := range ch.Objects {
+			if o.Schema != priv {
+				t.Errorf("%s %s creates outside the private build: %s", ch.Op, ch.Target, o)
+			}
+		}
+		if ch.Op == OpCreate && ch.Target == "app_v1" && ch.Transaction && len(ch.SQL) == 1 && ch.SQL[0] == sqlRenameSchema(priv, "app_v1") {
+			publish = i
+		}
+	}
+	if publish < 0 || p.Changes[publish-1].Op != OpComment || !strings.Contains(p.Changes[publish-1].SQL[0], "state=built") {
+		t.Fatalf("no publish right after the built record: %+v", p.Changes)
+	}
+	private.apply(p)
+	private.deploy(des, Options{token: "bbbb"}) // the record of the first cutover, if any is left
+	if got, want := strings.Join(shape(private), "\n"), strings.Join(shape(inPlace), "\n"); got != want {
+		t.Fatalf("private build then publish:\n%s\nbuild in place:\n%s", got, want)
+	}
+
+	// A private build of v2 by holding cccc, abandoned or in progress.
+	c := newSimCatalog(t).deploy(des, Options{})
+	des2 := fxDesired("v2", 0, fxV1(), fxV2())
+	p, err = Diff(c.obs, des2, Options{token: "cccc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range p.Changes {
+		if ch.Op == OpComment && strings.Contains(ch.Reason, "is built") {
+			for _, stmt := range ch.SQL {
+				if err := c.exec(stmt); err != nil {
+					t.Fatal(err)
+				}
+			}
+			break
+		}
+		for _, stmt := range ch.SQL {
+			if err := c.exec(stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c.fingerprint()
+	cccc := model.PrivateBuildName("cccc", model.VersionID{Schema: "app", Version: "v2"})
+	if c.schema(cccc) == nil {
+		t.Fatal("no private build")
+	}
+	// Seen by the next holder (or by a plan while no one holds the lease):
+	// abandoned, dropped, and v2 built again in its own private schema.
+	for _, tok := range []string{"dddd", ""} {
+		p, err = Diff(c.obs, des2, Options{token: tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Changes[0].Op != OpDrop || p.Changes[0].Target != cccc {
+			t.Fatalf("token %q: the plan does not start by dropping the abandoned build: %+v", tok, p.Changes[0])
+		}
+	}
+	// While cccc holds the lease, a plan without it leaves the build
+	// alone, and status shows v2 building there.
+	c.obs.Lease = &model.Lease{Owner: "x", Token: "cccc"}
+	p, err = Diff(c.obs, des2, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range p.Changes {
+		if ch.Target == cccc {
+			t.Fatalf("a plan without the lease touches the holder's build: %+v", ch)
+		}
+	}
+	st := Status(c.obs, des2)
+	found := false
+	for _, v := range st.Schemas[0].Versions {
+		if v.Version == "v2" {
+			found = v.Schema == cccc && v.State == model.StateBuilding
+		}
+	}
+	if !found || len(st.Trash) != 0 {
+		t.Fatalf("status does not show v2 building in %s: %+v, trash %v", cccc, st.Schemas[0].Versions, st.Trash)
+	}
+}

@@ -106,7 +106,7 @@ func Status(obs *model.Observed, des *model.Desired) StatusReport {
 	if obs == nil {
 		obs = &model.Observed{}
 	}
-	ix := newIndex(obs)
+	ix := newIndex(obs, "")
 	r := StatusReport{Fingerprint: obs.Fingerprint, Schemas: []SchemaStatus{}, Trash: []TrashStatus{}}
 	if obs.Lease != nil {
 		r.Lease = &LeaseStatus{Owner: obs.Lease.Owner, Expires: obs.Lease.Expires}
@@ -157,6 +157,15 @@ func schemaStatus(ix *index, name string, s *model.Schema) SchemaStatus {
 	for v := range canon {
 		names[v] = true
 	}
+	// Versions the lease holder is building right now, in its private
+	// schemas, are shown there as building.
+	inProgress := map[string]*model.ObservedSchema{}
+	for _, b := range ix.building[name] {
+		if canon[b.Marker.Version] == nil {
+			inProgress[b.Marker.Version] = b
+			names[b.Marker.Version] = true
+		}
+	}
 	if s != nil {
 		for v := range lc.keep(s) {
 			if _, ok := s.Version(v); ok {
@@ -189,6 +198,8 @@ func schemaStatus(ix *index, name string, s *model.Schema) SchemaStatus {
 			decl, _ = s.Version(ver)
 		}
 		switch {
+		case loc == nil && inProgress[ver] != nil:
+			vs.Role, vs.State, vs.Schema = RoleStaged, model.StateBuilding, inProgress[ver].Name
 		case loc == nil:
 			vs.Role = RoleNotBuilt
 		case loc == alias:
@@ -209,6 +220,9 @@ func schemaStatus(ix *index, name string, s *model.Schema) SchemaStatus {
 			v = observedVersion(id, loc)
 		}
 		vs.Readiness = readiness(ix, v, s)
+		if loc == nil && inProgress[ver] != nil {
+			vs.Readiness.Schema = inProgress[ver].Name
+		}
 		switch vs.Role {
 		case RoleRetained:
 			st.Retained = append(st.Retained, ver)
