@@ -55,9 +55,16 @@ demo: postgres build
 # RELEASE_PLATFORMS entry, each in dist/mzsync_<version>_<os>_<arch>.tar.gz
 # with LICENSE and README.md, and dist/SHA256SUMS over the archives.
 # VERSION, COMMIT and DATE end up in `mzsync version` through -ldflags -X.
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
-COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
-DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+# Each is computed once (:=), so every binary and the image share them.
+ifeq ($(origin VERSION),undefined)
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+endif
+ifeq ($(origin COMMIT),undefined)
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null)
+endif
+ifeq ($(origin DATE),undefined)
+DATE := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+endif
 DIST    ?= dist
 RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 RELEASE_LDFLAGS := -s -w -X main.releaseVersion=$(VERSION) -X main.releaseCommit=$(COMMIT) -X main.releaseDate=$(DATE)
