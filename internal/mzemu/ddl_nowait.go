@@ -23,8 +23,14 @@ import (
 // transaction at all (see run), so they never block DDL.
 
 // doom is why a session's backing connection was terminated: the IDs of
-// the objects whose locks a DDL statement waited for.
-type doom struct{ ids []string }
+// the objects whose locks a DDL statement waited for, and the backing
+// process it was for. A terminated backend stays in pg_blocking_pids for a
+// moment, so the watchdog can doom the same connection twice; a doom for a
+// connection the session has already replaced is stale and ignored.
+type doom struct {
+	ids []string
+	pid uint32
+}
 
 // connectBacking opens the session's backing connection.
 func (ss *session) connectBacking(ctx context.Context) error {
@@ -58,6 +64,9 @@ func (ss *session) checkDoom(ctx context.Context) error {
 	d := ss.doomed.Swap(nil)
 	if d == nil {
 		return nil
+	}
+	if d.pid != ss.pid.Load() {
+		return nil // stale: that connection was replaced already
 	}
 	ss.srv.ddlMu.Lock()
 	//lint:ignore SA2001 waiting for the DDL that doomed this session to commit
@@ -95,7 +104,7 @@ func (ss *session) checkDoom(ctx context.Context) error {
 // doomError turns the error of a statement whose backing connection was
 // terminated under it into the doom's error.
 func (ss *session) doomError(ctx context.Context, err error) error {
-	if ss.doomed.Load() == nil {
+	if d := ss.doomed.Load(); d == nil || d.pid != ss.pid.Load() {
 		return err
 	}
 	if derr := ss.checkDoom(ctx); derr != nil {
@@ -157,7 +166,7 @@ func (s *Server) doomBlockers(ctx context.Context, pid uint32) error {
 		if len(r[1]) > 0 {
 			ids = strings.Split(string(r[1]), ",")
 		}
-		ss.doomed.Store(&doom{ids: ids})
+		ss.doomed.Store(&doom{ids: ids, pid: blocker})
 		if term := s.admin.ExecParams(ctx, `SELECT pg_catalog.pg_terminate_backend($1::int4)`, [][]byte{r[0]}, nil, nil, nil).Read(); term.Err != nil {
 			return term.Err
 		}
