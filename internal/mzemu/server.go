@@ -72,6 +72,8 @@ type Server struct {
 	done     chan struct{}
 	lagsDone chan struct{}
 	closed   sync.Once
+	// acceptDone is closed when the accept loop has returned.
+	acceptDone chan struct{}
 }
 
 // Start bootstraps the backing database (when needed) and starts serving.
@@ -97,7 +99,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s := &Server{
 		opts: opts, log: log, ln: ln, faults: &Faults{},
 		sessions: map[uint64]*session{}, secrets: map[string]string{},
-		ctx: sctx, cancel: cancel, done: make(chan struct{}), lagsDone: make(chan struct{}), tickReq: make(chan chan error),
+		ctx: sctx, cancel: cancel, done: make(chan struct{}), lagsDone: make(chan struct{}), acceptDone: make(chan struct{}), tickReq: make(chan chan error),
 	}
 	if err := s.loadSchemaNames(ctx); err != nil {
 		ln.Close()
@@ -174,6 +176,8 @@ func (s *Server) Close() error {
 	s.closed.Do(func() {
 		s.cancel()
 		err = s.ln.Close()
+		// conns.Add in the accept loop must not race conns.Wait below.
+		<-s.acceptDone
 		s.mu.Lock()
 		for _, ss := range s.sessions {
 			ss.conn.Close()
@@ -192,6 +196,7 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) acceptLoop() {
+	defer close(s.acceptDone)
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
